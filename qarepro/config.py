@@ -1,0 +1,162 @@
+"""Strict YAML configs: flat dataclasses, one override path (nanoGPT style).
+
+A config file is a flat mapping. Unknown keys, missing required keys, wrong types and values
+outside a field's `choices` are errors that name the file and the key. Overrides come from the
+command line (`key=value`, the value parsed as YAML) or from notebook parameters (a dict), and
+go through exactly the same validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Mapping, Sequence, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not fit its schema."""
+
+
+def field(default: Any = dataclasses.MISSING, *, choices: Sequence[Any] | None = None, help: str = ""):
+    """A dataclass field with optional allowed values and a one-line description."""
+    kwargs: dict[str, Any] = {"metadata": {"choices": tuple(choices) if choices else None, "help": help}}
+    if isinstance(default, (list, dict)):
+        kwargs["default_factory"] = lambda d=default: type(d)(d)
+    elif default is not dataclasses.MISSING:
+        kwargs["default"] = default
+    return dataclasses.field(**kwargs)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _check(value: Any, tp: Any, where: str) -> Any:
+    """Return `value` converted to `tp` where lossless (int -> float), else raise ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _check(value, arg, where)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    if origin in (list, tuple, Sequence):
+        (item_tp,) = typing.get_args(tp)[:1] or (Any,)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r} ({type(value).__name__})")
+        return [_check(v, item_tp, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin in (dict, Mapping):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r} ({type(value).__name__})")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r} ({type(value).__name__})")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r} ({type(value).__name__})")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r} ({type(value).__name__})")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r} ({type(value).__name__})")
+        return value
+    raise ConfigError(f"{where}: unsupported field type {tp}")
+
+
+def from_mapping(cls: type[T], mapping: Mapping[str, Any], source: str = "<mapping>") -> T:
+    """Build dataclass `cls` from a flat mapping, validating every key strictly."""
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of keys to values, got {type(mapping).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - set(fields))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(fields))}")
+    values = {}
+    for name, f in fields.items():
+        where = f"{source}: key {name!r}"
+        if name not in mapping:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{where} is required")
+            continue
+        value = _check(mapping[name], hints[name], where)
+        choices = f.metadata.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{where}: {value!r} is not one of {list(choices)}")
+        values[name] = value
+    return cls(**values)
+
+
+def parse_overrides(overrides: Sequence[str] | Mapping[str, Any] | None) -> dict[str, Any]:
+    """`["lr=3e-5", "eval_data=[a, b]"]` or a dict -> dict; values are parsed as YAML."""
+    if overrides is None:
+        return {}
+    if isinstance(overrides, Mapping):
+        return dict(overrides)
+    parsed = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r}: expected key=value")
+        parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+    return parsed
+
+
+def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if content is None:
+        content = {}
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path}: expected a mapping at top level, got {type(content).__name__}")
+    return content
+
+
+def load(cls: type[T], path: str | os.PathLike | None = None,
+         overrides: Sequence[str] | Mapping[str, Any] | None = None) -> T:
+    """Load `cls` from a YAML file (optional) plus overrides, strictly."""
+    base = load_yaml(path) if path is not None else {}
+    extra = parse_overrides(overrides)
+    source = str(path) if path is not None else "<overrides>"
+    unknown = sorted(set(extra) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ConfigError(f"override: unknown key(s) {', '.join(map(repr, unknown))} for {cls.__name__}")
+    return from_mapping(cls, {**base, **extra}, source if not extra else f"{source} (+ overrides)")
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Resolved config as plain data, for provenance and for saving beside a run."""
+    return dataclasses.asdict(cfg)
+
+
+def dump(cfg: Any, path: str | os.PathLike) -> None:
+    from .io import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
