@@ -1,0 +1,215 @@
+"""Run a QA model over a dataset: features -> logits -> decoded answers (+ metrics when gold exists).
+
+Command line: `qarepro predict --model DIR_OR_HUB_ID --data FILE_OR_DATASET --out DIR [...]`
+writes predictions.json, na_prob.json, nbest.json and, when the data has gold answers,
+metrics.json (official SQuAD 2.0 scorer keys) with provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import data as qdata
+from . import decode as qdecode
+from . import features as qfeatures
+from . import io as qio
+from . import metrics as qmetrics
+from . import provenance
+
+log = logging.getLogger("qarepro.predict")
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class ModelSourceError(RuntimeError):
+    """A model that is neither a local directory nor reachable on the hub."""
+
+
+def resolve_device(device: str | None = None) -> str:
+    import torch
+
+    if device:
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def autocast(device: str, precision: str = "auto"):
+    """bf16 (or fp16 where bf16 is missing) autocast on GPU; plain fp32 on CPU or when asked."""
+    import torch
+
+    if not device.startswith("cuda") or precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def load_model(model: str, revision: str | None = None):
+    """(model, tokenizer) from a local directory or a hub id, with one clear error if neither works."""
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    source = Path(model).expanduser()
+    where = str(source) if source.is_dir() else model
+    kwargs = {} if source.is_dir() or revision is None else {"revision": revision}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+        qa_model = AutoModelForQuestionAnswering.from_pretrained(where, **kwargs)
+    except OSError as err:
+        raise ModelSourceError(
+            f"model {model!r}: not a local directory, and it could not be loaded from the Hugging Face "
+            f"hub ({str(err).splitlines()[0]}). With no network, download it elsewhere "
+            f"(`huggingface-cli download {model} --local-dir DIR`) and pass DIR instead of the hub id."
+        ) from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelSourceError(f"model {model!r}: a fast tokenizer is needed (character offsets), got {type(tokenizer).__name__}")
+    return qa_model, tokenizer
+
+
+def compute_logits(model, features, batch_size: int = 32, device: str | None = None,
+                   precision: str = "auto", desc: str = "logits") -> tuple[np.ndarray, np.ndarray]:
+    """Start and end logits (float32, n_features x seq_len) of `model` over `features`, in eval mode."""
+    import torch
+    from tqdm.auto import tqdm
+
+    device = resolve_device(device)
+    model.to(device).eval()
+    columns = [c for c in MODEL_INPUTS if c in features.column_names]
+    arrays = features.with_format("numpy", columns=columns)
+    n = len(features)
+    seq_len = len(features[0]["input_ids"]) if n else 0
+    start = np.empty((n, seq_len), dtype=np.float32)
+    end = np.empty((n, seq_len), dtype=np.float32)
+    with torch.inference_mode(), autocast(device, precision):
+        for lo in tqdm(range(0, n, batch_size), desc=desc, unit="batch", leave=False):
+            batch = arrays[lo:lo + batch_size]
+            inputs = {k: torch.as_tensor(np.asarray(batch[k]), dtype=torch.long, device=device) for k in columns}
+            out = model(**inputs)
+            start[lo:lo + batch_size] = out.start_logits.float().cpu().numpy()
+            end[lo:lo + batch_size] = out.end_logits.float().cpu().numpy()
+    return start, end
+
+
+def default_window(decoder: str) -> qfeatures.WindowConfig:
+    """Inference windows: the HF example's 384/128-overlap for `hf`, training's 384/128-step for `haystack`."""
+    return qfeatures.WindowConfig(max_seq_len=384, max_query_length=64, doc_stride=128,
+                                  stride_mode="hf" if decoder == "hf" else "haystack")
+
+
+def has_gold(examples) -> bool:
+    return any(len(a["text"]) > 0 for a in examples["answers"])
+
+
+def has_unanswerable(examples) -> bool:
+    return any(len(a["text"]) == 0 for a in examples["answers"])
+
+
+def predict_examples(model, tokenizer, examples, *, window: qfeatures.WindowConfig | None = None,
+                     decoder: str = "hf", batch_size: int = 32, null_threshold: float = 0.0,
+                     allow_no_answer: bool | None = None, max_answer_length: int | None = None,
+                     device: str | None = None, precision: str = "auto") -> tuple[qdecode.Predictions, dict[str, Any]]:
+    """Decode `model`'s answers for `examples`; also returns run facts (settings and timings)."""
+    window = window or default_window(decoder)
+    if allow_no_answer is None:
+        # A set with no unanswerable question is scored as SQuAD 1.1: the reader must answer.
+        allow_no_answer = has_unanswerable(examples)
+    t0 = time.perf_counter()
+    feats = qfeatures.build_features(examples, tokenizer, window)
+    t1 = time.perf_counter()
+    start, end = compute_logits(model, feats, batch_size=batch_size, device=device, precision=precision,
+                                desc=f"predict ({len(examples)} questions)")
+    t2 = time.perf_counter()
+    offsets = np.asarray(feats.with_format("numpy", columns=["offset_mapping"])["offset_mapping"])
+    example_index = np.asarray(feats["example_index"])
+    preds = qdecode.decode(examples, example_index, offsets, start, end, method=decoder,
+                           null_threshold=null_threshold, allow_no_answer=allow_no_answer,
+                           max_answer_length=max_answer_length)
+    t3 = time.perf_counter()
+    facts = {
+        "decoder": decoder, "window": asdict(window), "null_threshold": null_threshold,
+        "allow_no_answer": allow_no_answer, "max_answer_length": max_answer_length,
+        "n_questions": len(examples), "n_features": len(feats),
+        "timings": {"features_s": t1 - t0, "model_s": t2 - t1, "decode_s": t3 - t2},
+        "speed": {"features_per_s": len(feats) / max(t2 - t1, 1e-9),
+                  "ms_per_question": 1000 * (t2 - t1) / max(len(examples), 1)},
+    }
+    return preds, facts
+
+
+def score_examples(examples, preds: qdecode.Predictions) -> dict[str, float]:
+    """Official-scorer metrics of `preds` against the gold answers of `examples`."""
+    return qmetrics.score(qdata.to_squad_json(examples), preds.answers, preds.na_prob)
+
+
+def run_predict(model: str, data: str, out_dir: str | Path, *, data_dir: str | None = None,
+                limit: int | None = None, revision: str | None = None, **kwargs) -> dict[str, Any]:
+    """Predict on one dataset and write the decode files (+ metrics.json when gold exists)."""
+    out_dir = Path(out_dir)
+    examples = qdata.load_examples(data, data_dir, limit=limit)
+    qa_model, tokenizer = load_model(model, revision)
+    preds, facts = predict_examples(qa_model, tokenizer, examples, **kwargs)
+    qdecode.write_predictions(preds, out_dir)
+    result: dict[str, Any] = {"model": model, "data": data, **facts}
+    if has_gold(examples):
+        result["metrics"] = score_examples(examples, preds)
+        result["provenance"] = provenance.collect(datasets={data: qdata.fingerprint(examples)}, limit=limit)
+        qio.write_json(out_dir / "metrics.json", result)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qarepro predict", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="local model directory or hub id")
+    p.add_argument("--revision", default=None, help="hub revision of --model")
+    p.add_argument("--data", required=True, help="SQuAD-format JSON file or dataset key (e.g. squad_v2-validation)")
+    p.add_argument("--data-dir", default=None, help="folder of local dataset files (else $QAREPRO_DATA_DIR, then the hub)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--decoder", choices=["hf", "haystack"], default="hf")
+    p.add_argument("--max-seq-len", type=int, default=384)
+    p.add_argument("--max-query-length", type=int, default=64)
+    p.add_argument("--doc-stride", type=int, default=128)
+    p.add_argument("--stride-mode", choices=["hf", "haystack"], default=None,
+                   help="hf: stride is the overlap between windows; haystack: the step between window starts "
+                        "(default: the decoder's own)")
+    p.add_argument("--null-threshold", type=float, default=0.0)
+    p.add_argument("--no-answer", choices=["auto", "allow", "never"], default="auto",
+                   help="auto: allow empty answers only if the data has unanswerable questions")
+    p.add_argument("--max-answer-length", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--device", default=None)
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    window = qfeatures.WindowConfig(max_seq_len=args.max_seq_len, max_query_length=args.max_query_length,
+                                    doc_stride=args.doc_stride,
+                                    stride_mode=args.stride_mode or ("hf" if args.decoder == "hf" else "haystack"))
+    allow = {"auto": None, "allow": True, "never": False}[args.no_answer]
+    try:
+        result = run_predict(args.model, args.data, args.out, data_dir=args.data_dir, limit=args.limit,
+                             revision=args.revision, window=window, decoder=args.decoder,
+                             batch_size=args.batch_size, null_threshold=args.null_threshold,
+                             allow_no_answer=allow, max_answer_length=args.max_answer_length,
+                             device=args.device, precision=args.precision)
+    except (ModelSourceError, qdata.DataSourceError, qdata.DataError) as err:
+        print(f"qarepro predict: {err}", file=sys.stderr)
+        return 1
+    if "metrics" in result:
+        m = result["metrics"]
+        print(f"EM {m['exact']:.2f}  F1 {m['f1']:.2f}  ({m['total']} questions) -> {args.out}")
+    else:
+        print(f"wrote predictions for {result['n_questions']} questions -> {args.out}")
+    return 0
