@@ -1,7 +1,7 @@
 """Tiny BERT- and RoBERTa-family QA models with real tokenizers, built offline.
 
 The tokenizers are trained here with the `tokenizers` library on whatever text is given
-(the tests use the fixture contexts): an uncased WordPiece for the BERT family and a
+(the tests use the fixture contexts): an uncased WordPiece (vocabulary built deterministically) for the BERT family and a
 byte-level BPE (leading-space tokens, like RoBERTa's) for the RoBERTa family. Models have
 random weights from a fixed seed. They exist so that every stage runs and is tested offline.
 """
@@ -17,20 +17,37 @@ Family = Literal["bert", "roberta"]
 
 
 def _train_wordpiece(texts: list[str], vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """Uncased WordPiece whose vocabulary is a pure function of the text.
 
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tok.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    The `tokenizers` WordPiece trainer breaks frequency ties in hash order, which differs
+    between processes; tiny models must be identical on every run, so the vocabulary is built
+    here: specials, every character (alone and as a ##continuation), then whole words by
+    descending count (ties by spelling) up to vocab_size.
+    """
+    from collections import Counter
+
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    counts = Counter(word for text in texts
+                     for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials))
+    chars = sorted({c for word in counts for c in word})
+    vocab = specials + chars + [f"##{c}" for c in chars]
+    words = sorted((w for w in counts if len(w) > 1), key=lambda w: (-counts[w], w))
+    vocab += words[: max(0, vocab_size - len(vocab))]
+    tok = Tokenizer(models.WordPiece(vocab={t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    tok.normalizer = normalizer
+    tok.pre_tokenizer = pre_tokenizer
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls), ("[SEP]", sep)],
     )
     tok.decoder = decoders.WordPiece()
-    return tok, dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]", mask_token="[MASK]")
+    return tok, dict(cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", unk_token="[UNK]", mask_token="[MASK]",
+                     model_input_names=["input_ids", "token_type_ids", "attention_mask"])
 
 
 def _train_bytelevel_bpe(texts: list[str], vocab_size: int):
@@ -50,7 +67,8 @@ def _train_bytelevel_bpe(texts: list[str], vocab_size: int):
     )
     tok.decoder = decoders.ByteLevel()
     return tok, dict(bos_token="<s>", eos_token="</s>", cls_token="<s>", sep_token="</s>",
-                     pad_token="<pad>", unk_token="<unk>", mask_token="<mask>")
+                     pad_token="<pad>", unk_token="<unk>", mask_token="<mask>",
+                     model_input_names=["input_ids", "attention_mask"])
 
 
 def build_tokenizer(family: Family, texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: int = 1000):
