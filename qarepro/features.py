@@ -1,0 +1,585 @@
+"""Windows and labels: SQuAD examples -> fixed-length model features (shared/REFERENCE.md §3).
+
+One feature is one window of a context, laid out as the tokenizer lays out a pair:
+``<prefix specials> question <middle specials> passage-window <suffix specials> <pad>...``.
+
+- The question is stripped of leading whitespace and truncated to ``max_query_length`` tokens.
+- Passage room = ``max_seq_len`` - question tokens - special tokens of a pair.
+- ``stride_mode="haystack"``: ``doc_stride`` is the **step** between window starts (Haystack v1).
+  ``stride_mode="hf"``: ``doc_stride`` is the **overlap** between windows, exactly the windows of
+  ``tokenizer(q, c, truncation="only_second", stride=doc_stride, return_overflowing_tokens=True)``.
+  Windows start at token 0 and go on until the context's last token is covered.
+- Labels come from the first gold answer: the start/end token positions of its character span if
+  the span lies wholly inside the window, else (0, 0); impossible questions are (0, 0). Every
+  window is kept.
+
+Character -> token mapping: the answer starts at the first context token whose character end is
+past the answer's start, and ends at the last context token that starts before the answer's end.
+Whitespace is never part of a token's offsets (WordPiece drops it; byte-level BPE with trimmed
+offsets reports "Ġword" from the word's first character), so an answer that starts after a space
+maps to the word's token, not the space.
+
+Columns (every row padded on the right to max_seq_len): input_ids int32, attention_mask int8,
+token_type_ids int8 (only if the tokenizer's model_input_names has it), start_positions /
+end_positions / example_index int64, example_id string, offset_mapping
+``datasets.Array2D((max_seq_len, 2), "int32")`` with [-1, -1] off the context. numpy and torch
+formatting give int64. Read offsets in bulk with ``feats.with_format("numpy")[:]["offset_mapping"]``
+(fast); ``feats.with_format("numpy")["offset_mapping"]`` (a lazy column) goes row by row and is
+about 100x slower.
+
+Contexts are tokenised once each (SQuAD has ~4.6 questions per context), questions and contexts
+in fast-tokenizer batch calls, and windows and labels are laid out with numpy. Results are cached
+on disk under ``paths.feature_cache()/<feature_cache_key(...)>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from qarepro import paths
+
+# Bump when the layout, the columns or the labelling rule change: old cache entries are then ignored.
+FEATURES_FORMAT_VERSION = 1
+STRIDE_MODES = ("haystack", "hf")
+CACHE_META = "qarepro_features.json"
+
+_TOKENIZE_BATCH = 4096  # texts per fast-tokenizer batch call
+_ASSEMBLE_CHUNK = 4096  # features laid out per numpy pass
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How contexts are cut into windows.
+
+    doc_stride means the step between window starts for stride_mode "haystack" and the overlap
+    between consecutive windows for stride_mode "hf" (see the module docstring).
+    """
+
+    max_seq_len: int = 384
+    max_query_length: int = 64
+    doc_stride: int = 128
+    stride_mode: str = "haystack"
+
+    def __post_init__(self) -> None:
+        for name in ("max_seq_len", "max_query_length", "doc_stride"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"WindowConfig.{name} must be an int, got {value!r}")
+        if self.stride_mode not in STRIDE_MODES:
+            raise ValueError(f"WindowConfig.stride_mode must be one of {STRIDE_MODES}, got {self.stride_mode!r}")
+        if self.max_query_length < 1:
+            raise ValueError(f"WindowConfig.max_query_length must be >= 1, got {self.max_query_length}")
+        if self.max_seq_len <= self.max_query_length:
+            raise ValueError(
+                f"WindowConfig.max_seq_len ({self.max_seq_len}) must exceed max_query_length "
+                f"({self.max_query_length}): no room would be left for the passage")
+        room = self.max_seq_len - self.max_query_length  # an upper bound; specials are checked later
+        if self.stride_mode == "haystack":
+            if self.doc_stride < 1:
+                raise ValueError(f"WindowConfig.doc_stride is the step between windows in haystack mode "
+                                 f"and must be >= 1, got {self.doc_stride}")
+            if self.doc_stride > room:
+                raise ValueError(f"WindowConfig.doc_stride (step {self.doc_stride}) exceeds the passage room "
+                                 f"max_seq_len - max_query_length = {room}: windows would skip context tokens")
+        else:
+            if self.doc_stride < 0:
+                raise ValueError(f"WindowConfig.doc_stride is the overlap between windows in hf mode "
+                                 f"and must be >= 0, got {self.doc_stride}")
+            if self.doc_stride >= room:
+                raise ValueError(f"WindowConfig.doc_stride (overlap {self.doc_stride}) must be smaller than the "
+                                 f"passage room max_seq_len - max_query_length = {room}: the step would not be positive")
+
+    def check_room(self, n_special: int) -> int:
+        """Smallest passage room (longest question) once the pair's special tokens are known."""
+        room = self.max_seq_len - self.max_query_length - n_special
+        if room < 1:
+            raise ValueError(f"max_seq_len {self.max_seq_len} leaves no passage room after a question of "
+                             f"{self.max_query_length} tokens and {n_special} special tokens")
+        if self.stride_mode == "haystack" and self.doc_stride > room:
+            raise ValueError(f"doc_stride (step {self.doc_stride}) exceeds the passage room {room} "
+                             f"(= {self.max_seq_len} - {self.max_query_length} - {n_special} special tokens): "
+                             "windows would skip context tokens")
+        if self.stride_mode == "hf" and self.doc_stride >= room:
+            raise ValueError(f"doc_stride (overlap {self.doc_stride}) must be smaller than the passage room {room} "
+                             f"(= {self.max_seq_len} - {self.max_query_length} - {n_special} special tokens)")
+        return room
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (int(v) if isinstance(v, np.integer) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+# --------------------------------------------------------------------------------------------
+# Tokenizer plumbing
+
+
+def _backend(tokenizer):
+    """A private copy of the fast tokenizer's backend with truncation and padding switched off.
+
+    The wrapper's backend carries whatever truncation/padding the last call (or tokenizer.json)
+    set; the copy makes our own tokenisation independent of it.
+    """
+    from tokenizers import Tokenizer
+
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    if backend is None:
+        raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer (no backend_tokenizer): "
+                        "features need a `tokenizers`-backed tokenizer for offsets")
+    copy = Tokenizer.from_str(backend.to_str())
+    copy.no_truncation()
+    copy.no_padding()
+    return copy
+
+
+@dataclass(frozen=True)
+class PairLayout:
+    """Where a tokenizer puts its special tokens around a (question, passage) pair."""
+
+    prefix: tuple[int, ...]
+    middle: tuple[int, ...]
+    suffix: tuple[int, ...]
+    prefix_types: tuple[int, ...]
+    middle_types: tuple[int, ...]
+    suffix_types: tuple[int, ...]
+    type_a: int
+    type_b: int
+    pad_id: int
+    pad_type_id: int
+    with_token_type_ids: bool
+
+    @property
+    def n_special(self) -> int:
+        return len(self.prefix) + len(self.middle) + len(self.suffix)
+
+
+def pair_layout(tokenizer, backend=None) -> PairLayout:
+    """Read the pair template off the tokenizer's own post-processor (checked on two pair shapes)."""
+    backend = backend or _backend(tokenizer)
+    pad_id = tokenizer.pad_token_id
+    if pad_id is None:
+        raise ValueError(f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no pad token")
+    layouts = []
+    for a_text, b_text in (("a b", "c d e"), ("a b c d", "e")):
+        a = backend.encode(a_text, add_special_tokens=False)
+        b = backend.encode(b_text, add_special_tokens=False)
+        pair = backend.post_process(a, b, add_special_tokens=True)
+        mask, ids, types = pair.special_tokens_mask, pair.ids, pair.type_ids
+        n_prefix = 0
+        while n_prefix < len(mask) and mask[n_prefix]:
+            n_prefix += 1
+        n_suffix = 0
+        while n_suffix < len(mask) - n_prefix and mask[len(mask) - 1 - n_suffix]:
+            n_suffix += 1
+        n_middle = len(ids) - n_prefix - n_suffix - len(a.ids) - len(b.ids)
+        mid0 = n_prefix + len(a.ids)
+        b0 = mid0 + n_middle
+        if (n_middle < 0 or ids[n_prefix:mid0] != a.ids or ids[b0:b0 + len(b.ids)] != b.ids
+                or not all(mask[mid0:b0])):
+            raise ValueError(f"cannot read the pair layout of tokenizer {type(tokenizer).__name__}: {pair.tokens}")
+        layouts.append(PairLayout(
+            prefix=tuple(ids[:n_prefix]), middle=tuple(ids[mid0:b0]), suffix=tuple(ids[len(ids) - n_suffix:]),
+            prefix_types=tuple(types[:n_prefix]), middle_types=tuple(types[mid0:b0]),
+            suffix_types=tuple(types[len(ids) - n_suffix:]),
+            type_a=types[n_prefix] if a.ids else 0, type_b=types[b0] if b.ids else 0,
+            pad_id=int(pad_id), pad_type_id=int(getattr(tokenizer, "pad_token_type_id", 0) or 0),
+            with_token_type_ids="token_type_ids" in getattr(tokenizer, "model_input_names", ()),
+        ))
+    if layouts[0] != layouts[1]:
+        raise ValueError(f"the pair layout of {type(tokenizer).__name__} depends on the sequence lengths")
+    layout = layouts[0]
+    expected = tokenizer.num_special_tokens_to_add(pair=True)
+    if layout.n_special != expected:
+        raise ValueError(f"pair layout has {layout.n_special} special tokens, the tokenizer says {expected}")
+    return layout
+
+
+def tokenizer_fingerprint(tokenizer) -> dict[str, str]:
+    """Identity of a tokenizer: hash of its serialized backend (truncation/padding off), class, specials."""
+    backend = _backend(tokenizer)
+    specials = sorted(zip(tokenizer.all_special_tokens, tokenizer.all_special_ids))
+    return {
+        "class": type(tokenizer).__name__,
+        "backend_sha256": hashlib.sha256(backend.to_str().encode("utf-8")).hexdigest(),
+        "special_tokens": json.dumps(specials, ensure_ascii=False),
+        "pad_token_id": str(tokenizer.pad_token_id),
+        "model_input_names": ",".join(getattr(tokenizer, "model_input_names", ())),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Data fingerprint and the cache key
+
+
+def examples_fingerprint(examples) -> str:
+    """Stable content hash of an examples Dataset (order-sensitive).
+
+    Uses ``qarepro.data.fingerprint`` when that module provides one, so that the feature cache and
+    the teacher cache key on the same value; otherwise hashes the columns features depend on.
+    """
+    try:
+        from qarepro.data import fingerprint  # type: ignore[attr-defined]
+    except ImportError:
+        fingerprint = None
+    if fingerprint is not None:
+        return str(fingerprint(examples))
+    return _content_hash(examples)
+
+
+def _content_hash(examples) -> str:
+    cols = _columns(examples)
+    h = hashlib.sha256(b"qarepro-examples-v1\0")
+    for i in range(len(cols["id"])):
+        ans = cols["answers"][i] or {}
+        row = [cols["id"][i], cols["context"][i], cols["question"][i],
+               list(ans.get("text", [])), [int(x) for x in ans.get("answer_start", [])]]
+        h.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def feature_cache_key(tokenizer, cfg: WindowConfig, data_fingerprint: str) -> str:
+    """Cache key: tokenizer identity + every WindowConfig field + data fingerprint + format version."""
+    payload = {
+        "format_version": FEATURES_FORMAT_VERSION,
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "window": cfg.to_dict(),
+        "data": str(data_fingerprint),
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------------------------
+# Building features
+
+
+def _columns(examples) -> dict[str, list]:
+    """id / context / question / answers of examples as Python lists (indices mapping respected)."""
+    import datasets
+
+    if isinstance(examples, datasets.Dataset):
+        missing = {"id", "context", "question", "answers"} - set(examples.column_names)
+        if missing:
+            raise ValueError(f"examples lack the column(s) {sorted(missing)}; expected the SQuAD schema")
+        cols = examples.select_columns(["id", "context", "question", "answers"]).with_format(None)[:]
+        return {k: list(v) for k, v in cols.items()}
+    if isinstance(examples, Mapping):
+        return {k: list(examples[k]) for k in ("id", "context", "question", "answers")}
+    rows = list(examples)
+    return {k: [r[k] for r in rows] for k in ("id", "context", "question", "answers")}
+
+
+def _progress(total: int, desc: str, progress: bool | None):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="", disable=(None if progress is None else not progress),
+                leave=False, dynamic_ncols=True)
+
+
+def _encode_texts(backend, texts: Sequence[str], desc: str, progress: bool | None, max_tokens: int | None = None,
+                  with_offsets: bool = True):
+    """Batch-encode texts without specials -> (ptr[n+1], ids[T], starts[T], ends[T]) flat numpy arrays
+    (starts/ends None without offsets); each text's tokens cut to max_tokens."""
+    lengths = np.zeros(len(texts), dtype=np.int64)
+    flat_ids: list[int] = []
+    flat_offsets: list[tuple[int, int]] = []
+    with _progress(len(texts), desc, progress) as bar:
+        for b0 in range(0, len(texts), _TOKENIZE_BATCH):
+            batch = list(texts[b0:b0 + _TOKENIZE_BATCH])
+            for j, enc in enumerate(backend.encode_batch(batch, add_special_tokens=False)):
+                ids = enc.ids
+                if max_tokens is not None and len(ids) > max_tokens:
+                    ids = ids[:max_tokens]
+                lengths[b0 + j] = len(ids)
+                flat_ids.extend(ids)
+                if with_offsets:
+                    flat_offsets.extend(enc.offsets[:len(ids)])
+            bar.update(len(batch))
+    ptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=ptr[1:])
+    ids_arr = np.asarray(flat_ids, dtype=np.int64)
+    if not with_offsets:
+        return ptr, ids_arr, None, None
+    off = np.asarray(flat_offsets, dtype=np.int64).reshape(-1, 2)
+    return ptr, ids_arr, off[:, 0].copy(), off[:, 1].copy()
+
+
+def _tokenize(examples_cols: dict[str, list], backend, cfg: WindowConfig, progress: bool | None) -> dict[str, Any]:
+    """Tokenise each distinct context once and every question (truncated); returns flat arrays."""
+    contexts = examples_cols["context"]
+    index: dict[str, int] = {}
+    ctx_idx = np.fromiter((index.setdefault(c, len(index)) for c in contexts), dtype=np.int64, count=len(contexts))
+    unique = list(index)
+    c_ptr, c_ids, c_start, c_end = _encode_texts(backend, unique, "tokenising contexts", progress)
+    questions = [q.lstrip() for q in examples_cols["question"]]
+    q_ptr, q_ids, _, _ = _encode_texts(backend, questions, "tokenising questions", progress,
+                                       max_tokens=cfg.max_query_length, with_offsets=False)
+    return dict(ctx_idx=ctx_idx, c_ptr=c_ptr, c_ids=c_ids, c_start=c_start, c_end=c_end,
+                q_ptr=q_ptr, q_ids=q_ids)
+
+
+def char_span_to_token_span(c_ptr, c_start, c_end, ctx_of, s, e):
+    """Map character spans [s, e) in contexts to inclusive context-token spans, vectorised.
+
+    c_ptr/c_start/c_end: flat token offsets of all contexts (context k = tokens c_ptr[k]:c_ptr[k+1]);
+    ctx_of, s, e: per-span context index, start char, end char (s < 0 means no span).
+    Returns (ts, te): token indices within the context, -1 where the span maps to no token.
+    The start token is the first token ending after s; the end token the last token starting before e.
+    """
+    ctx_of = np.asarray(ctx_of, dtype=np.int64)
+    s = np.asarray(s, dtype=np.int64)
+    e = np.asarray(e, dtype=np.int64)
+    ts = np.full(len(s), -1, dtype=np.int64)
+    te = np.full(len(s), -1, dtype=np.int64)
+    if len(s) == 0 or len(c_start) == 0:
+        return ts, te
+    n_ctx = len(c_ptr) - 1
+    tok_ctx = np.repeat(np.arange(n_ctx, dtype=np.int64), np.diff(c_ptr))
+    big = int(max(c_end.max(initial=0), e.max(initial=0), s.max(initial=0))) + 2
+    base = tok_ctx * big
+    # Offsets are non-decreasing in practice; running max/min make the searches exact regardless.
+    ends_key = np.maximum.accumulate(c_end + base)
+    starts_key = np.minimum.accumulate((c_start + base)[::-1])[::-1]
+    valid = s >= 0
+    lo, hi = c_ptr[ctx_of], c_ptr[ctx_of + 1]
+    first = np.searchsorted(ends_key, s + ctx_of * big, side="right")  # first token with end > s
+    last = np.searchsorted(starts_key, e + ctx_of * big, side="left") - 1  # last token with start < e
+    ok = valid & (first < hi) & (last >= lo) & (first <= last) & (e > s)
+    ts[ok] = first[ok] - lo[ok]
+    te[ok] = last[ok] - lo[ok]
+    return ts, te
+
+
+def _first_answers(answers: list) -> tuple[np.ndarray, np.ndarray]:
+    s = np.full(len(answers), -1, dtype=np.int64)
+    e = np.full(len(answers), -1, dtype=np.int64)
+    for i, a in enumerate(answers):
+        if a and a.get("text"):
+            text, start = a["text"][0], int(a["answer_start"][0])
+            if text:
+                s[i], e[i] = start, start + len(text)
+    return s, e
+
+
+def window_plan(n_ctx_tokens, q_len, n_special: int, cfg: WindowConfig):
+    """Per example: passage room, step and number of windows (numpy, vectorised)."""
+    n = np.asarray(n_ctx_tokens, dtype=np.int64)
+    room = cfg.max_seq_len - np.asarray(q_len, dtype=np.int64) - n_special
+    step = np.full_like(room, cfg.doc_stride) if cfg.stride_mode == "haystack" else room - cfg.doc_stride
+    if np.any(room < 1) or np.any(step < 1):
+        raise ValueError("window plan: passage room or step not positive (check WindowConfig)")
+    n_win = 1 + np.maximum(0, -(-(n - room) // step))
+    return room, step, n_win
+
+
+def _features_schema(cfg: WindowConfig, with_types: bool):
+    from datasets import Array2D, Features, List, Value
+
+    L = cfg.max_seq_len
+    cols = {
+        "input_ids": List(Value("int32"), length=L),
+        "attention_mask": List(Value("int8"), length=L),
+    }
+    if with_types:
+        cols["token_type_ids"] = List(Value("int8"), length=L)
+    cols.update({
+        "start_positions": Value("int64"),
+        "end_positions": Value("int64"),
+        "example_index": Value("int64"),
+        "example_id": Value("string"),
+        # Array2D: numpy/torch formatting of it is fast (nested lists go row by row in Python).
+        "offset_mapping": Array2D((L, 2), "int32"),
+    })
+    return Features(cols)
+
+
+def _array2d(values: np.ndarray, feature):
+    """numpy [n, L, 2] -> the Arrow extension array of a datasets.Array2D feature."""
+    import pyarrow as pa
+
+    n, rows, cols = values.shape
+    inner = pa.ListArray.from_arrays(pa.array(np.arange(0, n * rows * cols + 1, cols, dtype=np.int32)),
+                                     pa.array(values.ravel()))
+    outer = pa.ListArray.from_arrays(pa.array(np.arange(0, n * rows + 1, rows, dtype=np.int32)), inner)
+    return pa.ExtensionArray.from_storage(feature(), outer)  # feature() is its Arrow extension type
+
+
+def _build(examples, tokenizer, cfg: WindowConfig, layout: PairLayout, backend, progress: bool | None):
+    import datasets
+    import pyarrow as pa
+    from datasets.table import InMemoryTable
+
+    cols = _columns(examples)
+    n_ex = len(cols["id"])
+    features = _features_schema(cfg, layout.with_token_type_ids)
+    tok = _tokenize(cols, backend, cfg, progress)
+    ctx_idx, c_ptr = tok["ctx_idx"], tok["c_ptr"]
+    q_len = np.diff(tok["q_ptr"])
+    n_ctx_tok = np.diff(c_ptr)[ctx_idx]
+
+    # Labels of each example in context-token space.
+    s_char, e_char = _first_answers(cols["answers"])
+    ts, te = char_span_to_token_span(c_ptr, tok["c_start"], tok["c_end"], ctx_idx, s_char, e_char)
+
+    room, step, n_win = window_plan(n_ctx_tok, q_len, layout.n_special, cfg)
+    F = int(n_win.sum())
+    f_ex = np.repeat(np.arange(n_ex, dtype=np.int64), n_win)
+    first_f = np.concatenate([[0], np.cumsum(n_win)[:-1]]).astype(np.int64)
+    k = np.arange(F, dtype=np.int64) - first_f[f_ex]
+    ws = k * step[f_ex]  # window start (context token)
+    wlen = np.minimum(room[f_ex], n_ctx_tok[f_ex] - ws)
+    P, M, S = len(layout.prefix), len(layout.middle), len(layout.suffix)
+    p0 = P + q_len[f_ex] + M  # sequence position of the window's first passage token
+
+    ts_f, te_f = ts[f_ex], te[f_ex]
+    inside = (ts_f >= 0) & (ts_f >= ws) & (te_f < ws + wlen)
+    start_pos = np.where(inside, p0 + ts_f - ws, 0)
+    end_pos = np.where(inside, p0 + te_f - ws, 0)
+
+    # Sources for the gather: specials, pad, question tokens, context tokens (ids and offsets).
+    specials = np.asarray(layout.prefix + layout.middle + layout.suffix, dtype=np.int64)
+    special_types = np.asarray(layout.prefix_types + layout.middle_types + layout.suffix_types, dtype=np.int64)
+    PAD = len(specials)
+    Q0 = PAD + 1
+    C0 = Q0 + len(tok["q_ids"])
+    src_ids = np.concatenate([specials, [layout.pad_id], tok["q_ids"], tok["c_ids"]]).astype(np.int32)
+    src_types = np.concatenate([special_types, [layout.pad_type_id],
+                                np.full(len(tok["q_ids"]), layout.type_a),
+                                np.full(len(tok["c_ids"]), layout.type_b)]).astype(np.int8)
+    src_off = np.full((len(src_ids), 2), -1, dtype=np.int32)
+    src_off[C0:, 0] = tok["c_start"]
+    src_off[C0:, 1] = tok["c_end"]
+
+    L = cfg.max_seq_len
+    pos = np.arange(L, dtype=np.int64)[None, :]
+    ids_all = np.asarray(cols["id"], dtype=object)
+    tables = []
+    with _progress(F, "laying out windows", progress) as bar:
+        for f0 in range(0, max(F, 1), _ASSEMBLE_CHUNK):
+            f1 = min(F, f0 + _ASSEMBLE_CHUNK)
+            if f1 <= f0:
+                break
+            ex = f_ex[f0:f1]
+            ql = q_len[ex][:, None]
+            ps = p0[f0:f1][:, None]
+            pe = ps + wlen[f0:f1][:, None]
+            se = pe + S
+            qsrc = Q0 + tok["q_ptr"][ex][:, None] + (pos - P)
+            csrc = C0 + c_ptr[ctx_idx[ex]][:, None] + ws[f0:f1][:, None] + (pos - ps)
+            idx = np.select(
+                [pos < P, pos < P + ql, pos < ps, pos < pe, pos < se],
+                [np.broadcast_to(pos, qsrc.shape), qsrc, pos - ql, csrc, P + M + (pos - pe)],
+                default=PAD,
+            )
+            n = f1 - f0
+            arrays = {
+                "input_ids": pa.FixedSizeListArray.from_arrays(pa.array(src_ids[idx].ravel()), L),
+                "attention_mask": pa.FixedSizeListArray.from_arrays(
+                    pa.array((pos < se).astype(np.int8).ravel()), L),
+            }
+            if layout.with_token_type_ids:
+                arrays["token_type_ids"] = pa.FixedSizeListArray.from_arrays(pa.array(src_types[idx].ravel()), L)
+            arrays.update({
+                "start_positions": pa.array(start_pos[f0:f1]),
+                "end_positions": pa.array(end_pos[f0:f1]),
+                "example_index": pa.array(ex),
+                "example_id": pa.array(ids_all[ex].tolist(), type=pa.string()),
+                "offset_mapping": _array2d(src_off[idx], features["offset_mapping"]),
+            })
+            tables.append(pa.Table.from_arrays([arrays[c] for c in features], schema=features.arrow_schema))
+            bar.update(n)
+    table = pa.concat_tables(tables) if tables else features.arrow_schema.empty_table()
+    # An explicit fingerprint spares datasets from hashing the whole table (seconds on SQuAD train).
+    fp = hashlib.sha256(f"{time.time_ns()}-{os.getpid()}-{F}".encode()).hexdigest()[:16]
+    return datasets.Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=features), fingerprint=fp)
+
+
+def build_features(examples, tokenizer, cfg: WindowConfig | None = None, *, use_cache: bool = True,
+                   progress: bool | None = None, data_fingerprint: str | None = None):
+    """Examples (SQuAD schema) -> features Dataset (columns in the module docstring / architecture.md).
+
+    With use_cache, the result is stored under paths.feature_cache()/<key> (atomically) and a later
+    call with the same tokenizer, config and data loads it instead of tokenising again.
+    progress: tqdm bars (None: only on a terminal). data_fingerprint: skip hashing the examples.
+    """
+    cfg = cfg or WindowConfig()
+    backend = _backend(tokenizer)
+    layout = pair_layout(tokenizer, backend)
+    cfg.check_room(layout.n_special)
+    if not use_cache:
+        return _build(examples, tokenizer, cfg, layout, backend, progress)
+
+    import datasets
+
+    key = feature_cache_key(tokenizer, cfg, data_fingerprint or examples_fingerprint(examples))
+    final = paths.feature_cache() / key
+    if (final / CACHE_META).exists():
+        return datasets.load_from_disk(str(final))
+    t0 = time.perf_counter()
+    ds = _build(examples, tokenizer, cfg, layout, backend, progress)
+    meta = {
+        "key": key,
+        "format_version": FEATURES_FORMAT_VERSION,
+        "window": cfg.to_dict(),
+        "tokenizer": {"name_or_path": str(getattr(tokenizer, "name_or_path", "")), **tokenizer_fingerprint(tokenizer)},
+        "examples": len(examples),
+        "features": len(ds),
+        "build_seconds": round(time.perf_counter() - t0, 3),
+    }
+    _save_atomically(ds, final, meta, progress)
+    return datasets.load_from_disk(str(final))
+
+
+def _save_atomically(ds, final: Path, meta: dict, progress: bool | None = None) -> None:
+    import sys
+
+    import datasets
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    quiet = progress is False or (progress is None and not sys.stderr.isatty())
+    bars_were_off = datasets.are_progress_bars_disabled()
+    try:
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache entry is an ordinary folder
+        if quiet:
+            datasets.disable_progress_bars()
+        try:
+            ds.save_to_disk(str(tmp))
+        finally:
+            if quiet and not bars_were_off:
+                datasets.enable_progress_bars()
+        (tmp / CACHE_META).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / CACHE_META).exists():  # not a concurrent writer's complete result
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading labels back
+
+
+def recover_answer(features_row: Mapping[str, Any], context: str) -> str:
+    """Text of a feature's label span (label -> offsets -> context); "" for a (0, 0) label."""
+    start, end = int(features_row["start_positions"]), int(features_row["end_positions"])
+    if start == 0 and end == 0:
+        return ""
+    offsets = features_row["offset_mapping"]
+    c0, c1 = int(offsets[start][0]), int(offsets[end][1])
+    if c0 < 0 or c1 < 0 or end < start:
+        raise ValueError(f"label ({start}, {end}) does not point at context tokens")
+    return context[c0:c1]
