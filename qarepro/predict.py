@@ -195,17 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    window = qfeatures.WindowConfig(max_seq_len=args.max_seq_len, max_query_length=args.max_query_length,
-                                    doc_stride=args.doc_stride,
-                                    stride_mode=args.stride_mode or ("hf" if args.decoder == "hf" else "haystack"))
     allow = {"auto": None, "allow": True, "never": False}[args.no_answer]
     try:
+        window = qfeatures.WindowConfig(max_seq_len=args.max_seq_len, max_query_length=args.max_query_length,
+                                        doc_stride=args.doc_stride,
+                                        stride_mode=args.stride_mode or ("hf" if args.decoder == "hf" else "haystack"))
         result = run_predict(args.model, args.data, args.out, data_dir=args.data_dir, limit=args.limit,
                              revision=args.revision, window=window, decoder=args.decoder,
                              batch_size=args.batch_size, null_threshold=args.null_threshold,
                              allow_no_answer=allow, max_answer_length=args.max_answer_length,
                              device=args.device, precision=args.precision)
-    except (ModelSourceError, qdata.DataSourceError, qdata.DataError) as err:
+    except (ModelSourceError, qdata.DataSourceError, qdata.DataError, ValueError) as err:
         print(f"qarepro predict: {err}", file=sys.stderr)
         return 1
     if "metrics" in result:

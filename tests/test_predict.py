@@ -1,0 +1,71 @@
+"""predict and evaluate stages end to end on tiny offline models and the real fixture sample."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qarepro import cli, evaluate, predict
+from qarepro.provenance import strip_volatile
+
+OFFICIAL_KEYS = ["exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total",
+                 "NoAns_exact", "NoAns_f1", "NoAns_total", "best_exact", "best_exact_thresh",
+                 "best_f1", "best_f1_thresh"]
+
+
+def test_predict_cli_writes_official_files(tiny_model, fixture_files, tmp_path):
+    out = tmp_path / "pred"
+    rc = cli.main(["predict", "--model", str(tiny_model), "--data", str(fixture_files["squad_v2_dev"]),
+                   "--out", str(out), "--max-seq-len", "128", "--doc-stride", "32", "--batch-size", "16"])
+    assert rc == 0
+    data = json.loads(fixture_files["squad_v2_dev"].read_text())
+    ids = {qa["id"] for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]}
+    preds = json.loads((out / "predictions.json").read_text())
+    na_prob = json.loads((out / "na_prob.json").read_text())
+    nbest = json.loads((out / "nbest.json").read_text())
+    assert set(preds) == ids == set(na_prob) == set(nbest)
+    assert all(isinstance(v, str) for v in preds.values())
+    assert all(0.0 <= v <= 1.0 for v in na_prob.values())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["metrics"]) == OFFICIAL_KEYS
+    assert metrics["metrics"]["total"] == len(ids)
+    assert metrics["allow_no_answer"] is True  # the sample has unanswerable questions
+    assert metrics["provenance"]["git"]["commit"] is not None
+
+
+def test_squad11_style_data_never_predicts_empty_by_default(tiny_bert, fixture_files, tmp_path):
+    result = predict.run_predict(str(tiny_bert), str(fixture_files["squad_dev"]), tmp_path / "p",
+                                 window=predict.default_window("hf"), batch_size=16)
+    preds = json.loads((tmp_path / "p" / "predictions.json").read_text())
+    assert result["allow_no_answer"] is False
+    assert all(text != "" for text in preds.values())
+    assert "NoAns_total" not in result["metrics"]
+
+
+def test_missing_model_is_one_clear_error(tmp_path, capsys):
+    rc = cli.main(["predict", "--model", "no-such-org/no-such-model", "--data", "squad_v2-validation",
+                   "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert "squad_v2" in err or "no-such-model" in err
+
+
+def test_evaluate_two_datasets_is_deterministic(tiny_roberta, fixture_files, tmp_path):
+    sources = [str(fixture_files["squad_v2_dev"]), str(fixture_files["squad_dev"])]
+    kwargs = dict(decoder="haystack", batch_size=16, limit=40, profile="test")
+    first = evaluate.evaluate_model(str(tiny_roberta), sources, tmp_path / "a", **kwargs)
+    second = evaluate.evaluate_model(str(tiny_roberta), sources, tmp_path / "b", **kwargs)
+    assert set(first["results"]) == {"squad-v2.0-dev-sample", "squad-v1.1-dev-sample"}
+    assert strip_volatile(first["results"]) == strip_volatile(second["results"])
+    for name in first["results"]:
+        assert (tmp_path / "a" / name / "predictions.json").read_text() == (tmp_path / "b" / name / "predictions.json").read_text()
+    on_disk = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert on_disk["provenance"]["profile"] == "test" and on_disk["results"]["squad-v1.1-dev-sample"]["n_questions"] == 40
+
+
+def test_bad_window_is_one_clear_error(tiny_bert, fixture_files, tmp_path, capsys):
+    rc = cli.main(["predict", "--model", str(tiny_bert), "--data", str(fixture_files["squad_dev"]),
+                   "--out", str(tmp_path / "o"), "--max-seq-len", "96", "--doc-stride", "32"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err and "doc_stride" in err
