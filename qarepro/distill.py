@@ -32,6 +32,7 @@ from . import io as qio
 from . import paths
 from .teacher import (  # noqa: F401  (re-exported: the stage's public API lives here)
     DistillError,
+    ModelSourceError,
     TeacherCacheError,
     TeacherLogits,
     cache_teacher,
@@ -67,7 +68,7 @@ class DistillConfig:
     student_revision: str | None = qconfig.field(None, help="hub revision of the student")
     student_init: str = qconfig.field("pretrained", choices=["pretrained", "teacher_layers"],
                                       help="start from `student`, or from the teacher's embeddings + chosen layers")
-    student_layers: list[int] = qconfig.field([], help="teacher encoder layers to copy (student_init: teacher_layers)")
+    student_layers: list[int] = qconfig.field([], help="encoder layers to keep: of the teacher (student_init: teacher_layers) or of the pretrained student")
     # data and windows
     train_data: str = qconfig.field("squad_v2-train", help="registry key or path to a SQuAD JSON file")
     data_dir: str | None = qconfig.field(None, help="folder of local dataset files (else $QAREPRO_DATA_DIR, hub)")
@@ -233,7 +234,7 @@ def init_student_from_teacher(teacher, layers: Sequence[int], **config_overrides
     n = teacher.config.num_hidden_layers
     bad = [i for i in layers if not 0 <= i < n]
     if bad or not layers:
-        raise DistillError(f"student_layers {list(layers)}: the teacher has layers 0..{n - 1}")
+        raise DistillError(f"student_layers {list(layers)}: the source model has layers 0..{n - 1}")
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers = len(layers)
     for key, value in config_overrides.items():
@@ -267,6 +268,9 @@ def build_student(cfg: DistillConfig, teacher=None):
         student = init_student_from_teacher(teacher, cfg.student_layers, **overrides)
     else:
         student = load_qa_model(cfg.student, cfg.student_revision, **overrides)
+        if cfg.student_layers:
+            # a shallower student cut from a pretrained encoder (DistilBERT-style layer choice)
+            student = init_student_from_teacher(student, cfg.student_layers, **overrides)
     add_embeds_dropout(student, cfg.embeds_dropout_prob)
     return student
 
@@ -696,8 +700,8 @@ def write_model_card(model_dir: str | os.PathLike, cfg: DistillConfig, results: 
     how = (f"distilled from `{cfg.teacher}` (prediction-layer distillation, temperature {cfg.temperature:g}, "
            f"distillation_loss_weight {cfg.distillation_loss_weight:g}, loss variant {cfg.loss_variant})"
            if distilled else "fine-tuned on the hard labels only (no distillation)")
-    start = (f"`{cfg.student}`" if cfg.student_init == "pretrained"
-             else f"layers {cfg.student_layers} of `{cfg.teacher}`")
+    source = cfg.student if cfg.student_init == "pretrained" else cfg.teacher
+    start = f"layers {cfg.student_layers} of `{source}`" if cfg.student_layers else f"`{source}`"
     scores = "\n".join(
         f"| {key} | {e['metrics'][0]['value'] if e['metrics'][0]['value'] is not None else 'not evaluated yet'} | "
         f"{e['metrics'][1]['value'] if e['metrics'][1]['value'] is not None else 'not evaluated yet'} |"
@@ -730,11 +734,11 @@ gradient clipping at {cfg.max_grad_norm:g}. Windows: max_seq_len {cfg.max_seq_le
 
 ## Use
 
-```python
-from transformers import pipeline
-qa = pipeline("question-answering", model="PATH_OR_ID")
-qa(question="...", context="...", handle_impossible_answer=True)
+```bash
+qarepro predict --model PATH_OR_ID --data squad_v2-validation --out predictions/
 ```
+
+or in Python: `AutoModelForQuestionAnswering.from_pretrained("PATH_OR_ID")` with its tokenizer.
 """
     text = "---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n\n" + body
     path = model_dir / "README.md"
@@ -769,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_distill_config(args.config, args.overrides)
         model_dir = train(cfg, resume=args.resume)
-    except (qconfig.ConfigError, DistillError, TeacherCacheError, NonFiniteLossError) as err:
+    except (qconfig.ConfigError, DistillError, ModelSourceError, TeacherCacheError, NonFiniteLossError) as err:
         print(f"qarepro distill: error: {err}", file=sys.stderr)
         return 1 if not isinstance(err, NonFiniteLossError) else 3
     print(model_dir)
@@ -783,7 +787,7 @@ def cache_teacher_main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_distill_config(args.config, args.overrides)
         logits = cache_teacher(cfg)
-    except (qconfig.ConfigError, DistillError, TeacherCacheError) as err:
+    except (qconfig.ConfigError, DistillError, ModelSourceError, TeacherCacheError) as err:
         print(f"qarepro cache-teacher: error: {err}", file=sys.stderr)
         return 1
     print(logits.path)

