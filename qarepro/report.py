@@ -25,6 +25,9 @@ from .claims import Claims, load_all, load_claims  # noqa: F401  (re-exported)
 WITHIN, OUTSIDE, NOT_RUN = "within tolerance", "outside", "not run"
 PIPELINE_CHECK = ("pipeline check, not a reproduction: tiny models on the fixture sample; "
                   "the numbers test the machinery, not the cards' claims")
+POCKET = ("pocket reproduction: real SQuAD data and a real pretrained encoder (MiniLM-L6 teacher, "
+          "3-layer student) at small scale; absolute scores are not comparable with the cards' models: "
+          "compare the distillation gain")
 
 # Which reproduced model is compared with which claimed subject, and under which tolerance.
 #   published: the deepset checkpoint re-scored here     distilled: our retrained student
@@ -363,7 +366,7 @@ def plot_ablations(runs: pd.DataFrame, *, metric: str = "f1", path: str | Path |
     (card, factor); mean over seeds with min-max bars; the grey band is the seed spread of the
     card's own setting (the `seed` factor), the dashed line the card's setting."""
     plt, _ = _plt()
-    factors = [f for f in runs["factor"].drop_duplicates() if f != "seed"] if len(runs) else []
+    factors = [f for f in runs["factor"].drop_duplicates() if f not in ("seed", "baseline_seed")] if len(runs) else []
     cards = list(runs["card"].drop_duplicates()) if len(runs) else []
     if not factors or not cards:
         fig, ax = plt.subplots(figsize=(6, 3))
@@ -530,7 +533,7 @@ def html_page(title: str, parts: Sequence[str | pd.DataFrame | Any]) -> str:
 
 
 __all__ = [
-    "WITHIN", "OUTSIDE", "NOT_RUN", "PIPELINE_CHECK", "verdict", "compare", "compare_all", "compare_facts",
+    "WITHIN", "OUTSIDE", "NOT_RUN", "PIPELINE_CHECK", "POCKET", "verdict", "compare", "compare_all", "compare_facts",
     "verdict_counts", "wide_table", "style_wide", "format_table", "to_markdown", "style_verdicts", "threshold_curve", "best_spans",
     "plot_claimed_vs_reproduced", "plot_hasans_noans", "plot_threshold_curves", "plot_ablations",
     "plot_speed", "plot_training_curves", "plot_dataset_counts", "render_notebook", "html_page", "load_claims", "load_all", "qclaims",

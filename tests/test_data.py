@@ -117,6 +117,7 @@ EXPECTED_FILES = {  # names of the real files as distributed; must match exactly
     "squad-train": "squad-v1.1-train.json",
     "squad-validation": "squad-v1.1-dev.json",
     "squad_v2-validation": "squad-v2.0-dev.json",
+    "squad_v2-validation-answerable": "squad-v2.0-dev.json",  # a subset of the same file
     "squad_adversarial-AddOneSent": "squad_adversarial-AddOneSent.json",
     "squad_adversarial-AddSent": "squad_adversarial-AddSent.json",
     "squadshifts-amazon": "squadshifts-amazon.json",
@@ -131,6 +132,7 @@ EXPECTED_FILES = {  # names of the real files as distributed; must match exactly
 EXPECTED_HUB = {
     "squad_v2-train": ("squad_v2", "squad_v2", "train"),
     "squad_v2-validation": ("squad_v2", "squad_v2", "validation"),
+    "squad_v2-validation-answerable": ("squad_v2", "squad_v2", "validation"),
     "squad-train": ("squad", "plain_text", "train"),
     "squad-validation": ("squad", "plain_text", "validation"),
     "adversarial_qa-validation": ("adversarial_qa", "adversarialQA", "validation"),
@@ -150,8 +152,9 @@ def test_registry_is_complete_and_consistent():
         assert (spec.hub_id, spec.hub_config, spec.split) == EXPECTED_HUB[key]
         assert spec.filename == EXPECTED_FILES[key]
         assert spec.description
-        assert spec.has_unanswerable == key.startswith("squad_v2")
-    assert len({s.filename for s in data.REGISTRY.values()}) == len(data.REGISTRY)
+        assert spec.has_unanswerable == (key.startswith("squad_v2") and spec.subset != "answerable")
+    whole_files = [s.filename for s in data.REGISTRY.values() if s.subset is None]
+    assert len(set(whole_files)) == len(whole_files)
     with pytest.raises(Exception):
         data.REGISTRY["squad-train"].split = "x"  # frozen
 
@@ -527,3 +530,25 @@ def test_round_trip_property(cols):
     assert parsed == cols
     assert counts["questions"] == len(cols["id"])
     assert data.fingerprint(parsed) == data.fingerprint(cols)
+
+
+def test_answerable_subset_and_even_sample(tmp_path):
+    import shutil
+
+    from qarepro import paths as qpaths
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    shutil.copy(qpaths.FIXTURES / "squad-v2.0-dev-sample.json", folder / "squad-v2.0-dev.json")
+    load_examples = data.load_examples
+    full = load_examples("squad_v2-validation", folder)
+    answerable = load_examples("squad_v2-validation-answerable", folder)
+    assert 0 < len(answerable) < len(full)
+    assert all(a["text"] for a in answerable["answers"])
+    assert answerable["id"] == [i for i, a in zip(full["id"], full["answers"]) if a["text"]]
+    spread = load_examples("squad_v2-validation", folder, sample=10)
+    assert len(spread) == 10 and spread["id"][0] == full["id"][0]
+    assert len(set(spread["title"])) == len(set(full["title"]))  # every article represented
+    assert load_examples("squad_v2-validation", folder, sample=10)["id"] == spread["id"]
+    with pytest.raises(ValueError, match="sample"):
+        load_examples("squad_v2-validation", folder, sample=-1)

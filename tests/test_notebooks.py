@@ -99,7 +99,7 @@ def test_bad_profiles_are_rejected_naming_the_key(tmp_path, text, message):
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="known profiles: full, smoke"):
+    with pytest.raises(ConfigError, match="known profiles: full, pocket, pocket-cpu, smoke"):
         pipeline.load_profile("nope")
 
 
@@ -118,11 +118,44 @@ def test_ablation_plan_is_one_factor_at_a_time(monkeypatch):
     stage = pipeline.Stage("05_ablations", prof)
     plan = pipeline.ablation_plan(stage)
     bert = [r for r in plan if r["card"] == "bert-medium-squad2-distilled"]
+    baseline = [r for r in bert if r["factor"] == pipeline.BASELINE_SEED]
+    bert = [r for r in bert if r["factor"] != pipeline.BASELINE_SEED]
     assert len(bert) == 5 + 5 + 2 + 3 + 2
     for r in bert:
         assert len(r["overrides"]) <= 1
+    # the no-distillation baseline is trained at every seed too: the claim's spread needs both sides
+    assert [r["seed"] for r in baseline] == [42, 43, 44]
+    assert all(r["overrides"]["distillation_loss_weight"] == 0.0 and r["overrides"]["teacher"] is None
+               for r in baseline)
     centres = {(r["factor"], r["value"]) for r in bert if r["center"]}
     assert centres == {("temperature", 5.0), ("weight", 1.0), ("loss", "haystack"), ("seed", 42), ("decoder", "hf")}
+
+
+def test_distillation_gain_is_a_mean_over_seeds_on_both_sides():
+    import pandas as pd
+
+    rows = []
+    for seed, distilled, base in [(42, 60.0, 55.0), (43, 62.0, 58.0), (44, 61.0, 54.0)]:
+        rows.append({"card": "c", "dataset": "d", "factor": "seed", "value": seed, "seed": seed,
+                     "center": seed == 42, "is_base": False, "f1": distilled})
+        rows.append({"card": "c", "dataset": "d", "factor": pipeline.BASELINE_SEED, "value": seed, "seed": seed,
+                     "center": False, "is_base": True, "f1": base})
+    (gain,) = pipeline.distillation_gain(pd.DataFrame(rows))
+    assert gain["distilled_f1"] == 61.0 and gain["base_f1"] == 55.666666666666664
+    assert gain["gain"] == 61.0 - 55.666666666666664
+    assert gain["paired_gains"] == {42: 5.0, 43: 4.0, 44: 7.0} and gain["n_seeds"] == 3
+    assert gain["seed_sd"] == 1.0 and gain["base_seed_sd"] > 2
+
+
+def test_baseline_runs_are_shared_by_cards_with_the_same_student():
+    prof = pipeline.load_profile("pocket-cpu")
+    stage = pipeline.Stage("05_ablations", prof)
+    ids = {}
+    for r in pipeline.ablation_plan(stage):
+        if r["factor"] == pipeline.BASELINE_SEED:
+            cfg = pipeline.card_config(stage, r["card"], teacher="some/teacher", overrides=r["overrides"])
+            ids.setdefault(r["seed"], set()).add(pipeline.run_identity(pipeline.config_dict(cfg)))
+    assert sorted(ids) == [42, 43, 44] and all(len(v) == 1 for v in ids.values())
 
 
 # --------------------------------------------------------------------------------------------
