@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Smoke-profile guarantees, checked end to end (CI runs this after the tests):
+#   1. a clean `make smoke` renders all six reports and writes every stage's metrics;
+#   2. a second clean run in another folder gives the same metric values;
+#   3. a run killed midway and restarted finishes without redoing the stages it had finished.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+work=$(mktemp -d /tmp/qarepro-smoke-check.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+stages=(01_data_prep 02_teachers 03_distill 04_evaluate 05_ablations 06_report)
+
+echo "== 1. clean run (A)"
+start=$(date +%s)
+QAREPRO_OUTPUTS="$work/A" make --no-print-directory smoke
+echo "smoke run A took $(( $(date +%s) - start )) s"
+for s in "${stages[@]}"; do
+  test -s "$work/A/smoke/$s.json" || { echo "missing metrics of $s"; exit 1; }
+  test -s "$work/A/reports/smoke/$s.html" || ls "$work/A/reports/smoke/$s"-*.html >/dev/null \
+    || { echo "missing report of $s"; exit 1; }
+done
+echo "all six stages wrote metrics and reports"
+
+echo "== 2+3. run B, killed after 02_teachers, then restarted"
+export QAREPRO_OUTPUTS="$work/B"
+setsid make --no-print-directory smoke > "$work/B.log" 2>&1 &
+pid=$!
+while [ ! -s "$work/B/smoke/02_teachers.json" ]; do
+  kill -0 "$pid" 2>/dev/null || { cat "$work/B.log"; echo "run B ended early"; exit 1; }
+  sleep 1
+done
+kill -TERM -- "-$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+before=$(stat -c '%n %Y' "$work"/B/smoke/0[12]_*.json)
+echo "killed after: $(ls "$work/B/smoke/"*.json | xargs -n1 basename | tr '\n' ' ')"
+make --no-print-directory smoke > "$work/B2.log" 2>&1 || { cat "$work/B2.log"; exit 1; }
+after=$(stat -c '%n %Y' "$work"/B/smoke/0[12]_*.json)
+[ "$before" = "$after" ] || { echo "finished stages were redone:"; echo "$before"; echo "$after"; exit 1; }
+if grep -E "running (01_data_prep|02_teachers)" "$work/B2.log"; then echo "restart reran a finished stage"; exit 1; fi
+echo "restart ran only: $(grep -oE 'running [0-9a-z_]+' "$work/B2.log" | cut -d' ' -f2 | tr '\n' ' ')"
+unset QAREPRO_OUTPUTS
+
+$PY -m qarepro.pipeline compare "$work/A" "$work/B" --profile smoke
+echo "smoke checks: 3 passed, 0 failed"
