@@ -989,8 +989,8 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
         with stage.timed(f"evaluate:{card}:{h}:{r['decoder']}"):
             summary = evaluate(stage, f"ablation-{card}-{h}-{r['decoder']}", model, datasets, decoder=r["decoder"],
                                out_dir=stage.results / "ablations" / card / f"{h}-{r['decoder']}")
-        for ds, res in summary["results"].items():
-            m = res["metrics"]
+        for ds in datasets:  # a reused evaluation may hold more datasets than this grid asks for
+            m = summary["results"][ds]["metrics"]
             is_base = ((r["factor"] == BASELINE_SEED or (r["factor"] == "weight" and float(r["value"]) == 0.0))
                        and r["decoder"] == prof.decoder)
             rows.append({"card": card, "factor": r["factor"], "value": r["value"], "seed": r["seed"],

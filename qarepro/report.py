@@ -538,3 +538,46 @@ __all__ = [
     "plot_claimed_vs_reproduced", "plot_hasans_noans", "plot_threshold_curves", "plot_ablations",
     "plot_speed", "plot_training_curves", "plot_dataset_counts", "render_notebook", "html_page", "load_claims", "load_all", "qclaims",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Distillation gain per dataset (the claim under test), from a profile's stage results
+
+
+def _mean_sd(values: Sequence[float]) -> str:
+    import statistics
+
+    values = list(values)
+    if not values:
+        return "not run"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataFrame:
+    """Per dataset: teacher, student without distillation and each card's distilled student
+    (mean ± sd over seeds), and the gain of each card's setting over the baseline with the
+    card's claimed gain beside it. `evaluated`/`ablations`: the 04_evaluate / 05_ablations JSON."""
+    runs = pd.DataFrame(ablations.get("runs", []))
+    teachers = [m for m in evaluated.get("models", {}).values() if m.get("role") == "teacher"]
+    claimed = {card: next((g.value for g in c.gains if g.metric == metric), None) for card, c in load_all().items()}
+    rows = []
+    datasets = list(teachers[0]["metrics"]) if teachers else sorted(runs["dataset"].unique()) if len(runs) else []
+    for ds in datasets:
+        row: dict[str, Any] = {"dataset": ds}
+        if teachers:
+            row["teacher"] = f"{teachers[0]['metrics'][ds][metric]:.2f}"
+        if len(runs):
+            r = runs[runs["dataset"] == ds]
+            base = r[r["factor"] == "baseline_seed"].drop_duplicates("seed")[metric]
+            row["no distillation"] = _mean_sd(base)
+            for card in r["card"].drop_duplicates():
+                seeded = r[(r["card"] == card) & (r["factor"] == "seed")].drop_duplicates("seed")[metric]
+                row[f"{card}: distilled"] = _mean_sd(seeded)
+                if len(seeded) and len(base):
+                    row[f"{card}: gain"] = f"{seeded.mean() - base.mean():+.2f}"
+                if claimed.get(card) is not None:
+                    row[f"{card}: claimed gain"] = f"{claimed[card]:+.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,31 @@
+"""Print (and write to outputs/<profile>/gain_table.md) the distillation-gain table of a profile's run.
+
+Every number comes from that profile's 04_evaluate.json and 05_ablations.json, written by the
+notebooks; the README's pocket table is this output.
+    python scripts/gain_table.py pocket-cpu
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from qarepro import io as qio  # noqa: E402
+from qarepro import paths, report  # noqa: E402
+
+
+def main(profile: str) -> int:
+    results = paths.results(profile)
+    table = report.gain_table(qio.read_json(results / "04_evaluate.json"), qio.read_json(results / "05_ablations.json"))
+    text = (f"F1 per dataset, profile `{profile}` (from outputs/{profile}/04_evaluate.json and "
+            f"05_ablations.json); mean ± sd over seeds.\n\n" + report.to_markdown(table))
+    with qio.atomic_path(results / "gain_table.md") as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "pocket-cpu"))
