@@ -345,3 +345,18 @@ def test_html_page_embeds_tables_and_figures():
 
 def test_claims_directory_is_where_paths_says():
     assert qclaims.claims_path("bert-medium-squad2-distilled") == paths.CLAIMS / "bert-medium-squad2-distilled.yaml"
+
+
+def test_gain_table_means_over_seeds_beside_the_claimed_gain():
+    from qarepro import report
+
+    evaluated = {"models": {"t": {"role": "teacher", "metrics": {"d": {"f1": 70.0}}}}}
+    runs = []
+    for seed, distilled, base in [(42, 60.0, 55.0), (43, 62.0, 57.0)]:
+        runs.append({"card": "bert-medium-squad2-distilled", "dataset": "d", "factor": "seed", "seed": seed, "f1": distilled})
+        runs.append({"card": "bert-medium-squad2-distilled", "dataset": "d", "factor": "baseline_seed", "seed": seed, "f1": base})
+    (row,) = report.gain_table(evaluated, {"runs": runs}).to_dict("records")
+    assert row["teacher"] == "70.00" and row["no distillation"] == "56.00 ± 1.41"
+    assert row["bert-medium-squad2-distilled: distilled"] == "61.00 ± 1.41"
+    assert row["bert-medium-squad2-distilled: gain"] == "+5.00"
+    assert row["bert-medium-squad2-distilled: claimed gain"] == "+3.2"
