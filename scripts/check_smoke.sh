@@ -21,23 +21,27 @@ for s in "${stages[@]}"; do
 done
 echo "all six stages wrote metrics and reports"
 
-echo "== 2+3. run B, killed after 02_teachers, then restarted"
+echo "== 2+3. run B, killed during 03_distill, then restarted"
 export QAREPRO_OUTPUTS="$work/B"
 setsid make --no-print-directory smoke > "$work/B.log" 2>&1 &
 pid=$!
-while [ ! -s "$work/B/smoke/02_teachers.json" ]; do
+# kill once 02 is finished and make has moved on (a kill inside a recipe rightly drops its target)
+until grep -qs "running 03_distill" "$work/B.log"; do
   kill -0 "$pid" 2>/dev/null || { cat "$work/B.log"; echo "run B ended early"; exit 1; }
   sleep 1
 done
 kill -TERM -- "-$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
-before=$(stat -c '%n %Y' "$work"/B/smoke/0[12]_*.json)
-echo "killed after: $(ls "$work/B/smoke/"*.json | xargs -n1 basename | tr '\n' ' ')"
+done_before=$(cd "$work/B/smoke" && ls 0*.json)
+before=$(cd "$work/B/smoke" && stat -c '%n %Y' $done_before)
+echo "killed after: $(echo $done_before)"
 make --no-print-directory smoke > "$work/B2.log" 2>&1 || { cat "$work/B2.log"; exit 1; }
-after=$(stat -c '%n %Y' "$work"/B/smoke/0[12]_*.json)
+after=$(cd "$work/B/smoke" && stat -c '%n %Y' $done_before)
 [ "$before" = "$after" ] || { echo "finished stages were redone:"; echo "$before"; echo "$after"; exit 1; }
-if grep -E "running (01_data_prep|02_teachers)" "$work/B2.log"; then echo "restart reran a finished stage"; exit 1; fi
-echo "restart ran only: $(grep -oE 'running [0-9a-z_]+' "$work/B2.log" | cut -d' ' -f2 | tr '\n' ' ')"
+for f in $done_before; do
+  if grep -q "running ${f%.json} " "$work/B2.log"; then echo "restart reran finished stage ${f%.json}"; exit 1; fi
+done
+echo "restart ran only: $(grep '^\[qarepro\]' "$work/B2.log" | grep -oE 'running [0-9a-z_-]+' | cut -d' ' -f2 | tr '\n' ' ')"
 unset QAREPRO_OUTPUTS
 
 $PY -m qarepro.pipeline compare "$work/A" "$work/B" --profile smoke
