@@ -159,8 +159,10 @@ class DistillConfig:
 
 
 # Keys that may change between a run and its resumption (they do not change the maths).
+# Keys that do not change a run's result: a run may be resumed or reused across them. `name`
+# only labels a run (cards that share a fine-tuned teacher or a baseline differ in it).
 RESUME_FREE_KEYS = {"dataloader_workers", "log_every", "output_dir", "overwrite", "keep_checkpoints",
-                    "teacher_batch_size", "data_dir"}
+                    "teacher_batch_size", "data_dir", "name"}
 
 
 def resolve_config_path(name_or_path: str | os.PathLike) -> Path:

@@ -739,7 +739,7 @@ def run_identity(cfg_dict: Mapping[str, Any]) -> str:
     def portable(v: Any) -> Any:  # the same run in another outputs folder has the same identity
         return "<outputs>" + v[len(root):] if isinstance(v, str) and v.startswith(root) else v
 
-    return config_hash({k: portable(v) for k, v in cfg_dict.items() if k not in RESUME_FREE_KEYS and k != "name"})
+    return config_hash({k: portable(v) for k, v in cfg_dict.items() if k not in RESUME_FREE_KEYS})
 
 
 def distill_card(stage: Stage, card: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

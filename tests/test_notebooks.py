@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 import subprocess
@@ -262,3 +263,22 @@ cards:
     assert "git" in out["provenance"]
     html = (paths.reports("vtest") / "verify.html").read_text()
     assert 'src="data:image/png;base64,' in html and "<table" in html
+
+
+def test_a_finished_run_is_reused_by_a_config_that_differs_only_in_name(tmp_path, monkeypatch):
+    from qarepro import config as qconfig, distill
+
+    def cfg(name):
+        return qconfig.from_mapping(distill.DistillConfig, dict(
+            name=name, teacher=None, distillation_loss_weight=0.0, student="s", batch_size=2, epochs=1,
+            learning_rate=1e-3, temperature=1.0, output_dir=str(tmp_path / "run")))
+
+    model = tmp_path / "run" / "model"
+    model.mkdir(parents=True)
+    (model / "train_metrics.json").write_text("{}")
+    qconfig.dump(cfg("teacher-for-card-a"), model / "config.yaml")
+    calls = []
+    monkeypatch.setattr(distill, "train", lambda *a, **k: calls.append(a) or model)
+    assert pipeline.train(cfg("teacher-for-card-b")) == model and calls == []
+    pipeline.train(dataclasses.replace(cfg("x"), learning_rate=2e-3))  # a real difference: trains
+    assert len(calls) == 1
