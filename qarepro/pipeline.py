@@ -14,6 +14,7 @@ reports are rendered:
     python -m qarepro.pipeline preflight --profile full           # what is missing, and how to supply it
     python -m qarepro.pipeline verify --profile full              # published checkpoints vs their claims
     python -m qarepro.pipeline compare OUTPUTS_A OUTPUTS_B --profile smoke   # same metric values?
+    python -m qarepro.pipeline compare A B --profile pocket-cpu --runs-only --out F.json  # the runs both hold
 """
 
 from __future__ import annotations
@@ -942,6 +943,10 @@ def ablation_plan(stage: Stage) -> list[dict[str, Any]]:
             key = ABLATION_KEYS[factor]
             for value in getattr(ab, factor):
                 ov = {key: value}
+                if factor == "weight" and float(value) == 0.0:
+                    # w = 0 ignores the teacher and the temperature: it is the no-distillation
+                    # baseline at this seed, so it is that run (trained once, shared by the cards)
+                    ov = {K_SEED: seed0, **NO_DISTILLATION}
                 rows.append({**base, "factor": factor, "value": value, "overrides": ov,
                              "seed": value if factor == "seed" else seed0,
                              "center": _same_value(centre.get(key), value)})
@@ -953,6 +958,11 @@ def ablation_plan(stage: Stage) -> list[dict[str, Any]]:
             rows.append({**base, "factor": "decoder", "value": dec, "overrides": {}, "decoder": dec,
                          "center": dec == prof.decoder})
     return rows
+
+
+def _is_baseline(row: Mapping[str, Any]) -> bool:
+    """A no-distillation row: trained without a teacher, so one run serves every card."""
+    return all(row["overrides"].get(k) == v for k, v in NO_DISTILLATION.items())
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -979,9 +989,11 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
         if h == distilled.get("config_hash"):
             model, run = distilled["model"], distilled["run_dir"]  # the card's own run (03_distill)
         else:
-            shared = r["factor"] == BASELINE_SEED  # the same run for every card with this student
+            # named by config alone: a configuration two cards share (the no-distillation baseline,
+            # or e.g. T 5 / w 0.75 when both cards distil the same teacher) is trained once
+            prefix = "baseline" if _is_baseline(r) else "ablation"
             cfg = card_config(stage, card, teacher=teachers[card]["teacher"], overrides=r["overrides"],
-                              run_name=f"baseline-{h}" if shared else f"ablation-{card}-{h}")
+                              run_name=f"{prefix}-{h}")
             stage.configs[f"ablation:{card}:{h}"] = config_dict(cfg)
             with stage.timed(f"train:{card}:{h}"):
                 model = str(train(cfg))
@@ -1349,14 +1361,53 @@ def _metric_values(obj: Any) -> Any:
     return obj
 
 
-def compare_runs(a: str | Path, b: str | Path, profile: str) -> list[str]:
+def _is_run_metrics(key: str) -> bool:
+    """A model's per-dataset scores (eval/<label>/<dataset>/ or ablations/<card>/<run>-<decoder>/<dataset>/)."""
+    parts = Path(key).parts
+    return parts[-1] == "metrics.json" and parts[0] in ("eval", "ablations")
+
+
+def _model_of(key: str) -> str:
+    """eval/<label> or ablations/<card>/<run>-<decoder>: the model a metrics file scores."""
+    parts = Path(key).parts
+    return "/".join(parts[:2] if parts[0] == "eval" else parts[:3])
+
+
+def compare_runs(a: str | Path, b: str | Path, profile: str, runs_only: bool = False) -> list[str]:
+    """Differences between two output folders' metric values ([] when they agree).
+
+    runs_only: compare only the per-model scores both folders hold, so that two runs of grids of
+    different sizes can be checked on the runs they share (ablation folders are named by the
+    run's config hash, so a shared name is the same configuration)."""
     ma, mb = collect_metrics(a, profile), collect_metrics(b, profile)
+    if runs_only:
+        common = {k for k in set(ma) & set(mb) if _is_run_metrics(k)}
+        ma, mb = {k: ma[k] for k in common}, {k: mb[k] for k in common}
     diffs = [f"only in {a}: {k}" for k in sorted(set(ma) - set(mb))]
     diffs += [f"only in {b}: {k}" for k in sorted(set(mb) - set(ma))]
     for k in sorted(set(ma) & set(mb)):
         if ma[k] != mb[k]:
             diffs.append(f"differs: {k}")
     return diffs
+
+
+def rerun_record(a: str | Path, b: str | Path, profile: str) -> dict[str, Any]:
+    """What `compare --runs-only --out` writes: the per-model scores two runs share, and whether
+    each is the same; with the commit and time of each run (from their 01_data_prep provenance)."""
+    ma, mb = collect_metrics(a, profile), collect_metrics(b, profile)
+    common = sorted(k for k in set(ma) & set(mb) if _is_run_metrics(k))
+
+    def origin(root: str | Path) -> dict[str, Any]:
+        f = Path(root) / profile / "01_data_prep.json"
+        prov = qio.read_json(f).get("provenance", {}) if f.is_file() else {}
+        return {"folder": str(root), "git": prov.get("git"), "created_utc": prov.get("created_utc")}
+
+    differs = [k for k in common if ma[k] != mb[k]]
+    return {"profile": profile, "a": origin(a), "b": origin(b), "compared": len(common),
+            "identical": len(common) - len(differs), "differs": differs,
+            "models_compared": sorted({_model_of(k) for k in common}),
+            "only_in_a": sorted(k for k in set(ma) - set(mb) if _is_run_metrics(k)),
+            "only_in_b": sorted(k for k in set(mb) - set(ma) if _is_run_metrics(k))}
 
 
 def _interrupt(signum, frame):
@@ -1380,6 +1431,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("a")
     c.add_argument("b")
     c.add_argument("--profile", default="smoke")
+    c.add_argument("--runs-only", action="store_true",
+                   help="only the per-model scores both folders hold (two runs of different grids)")
+    c.add_argument("--out", default=None, help="also write the comparison as JSON (with --runs-only)")
     sub.add_parser("stages", help="list the stages")
     args = p.parse_args(argv)
 
@@ -1387,7 +1441,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(STAGES))
         return 0
     if args.cmd == "compare":
-        diffs = compare_runs(args.a, args.b, args.profile)
+        diffs = compare_runs(args.a, args.b, args.profile, runs_only=args.runs_only)
+        if args.out:
+            record = rerun_record(args.a, args.b, args.profile)
+            qio.write_json(args.out, record)
+            print(f"{record['identical']} of {record['compared']} metrics files identical -> {args.out}")
         print("\n".join(diffs) if diffs else f"same metric values in {args.a} and {args.b}")
         return 1 if diffs else 0
     if not hub_reachable():

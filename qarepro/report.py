@@ -581,3 +581,29 @@ def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metri
                     row[f"{card}: claimed gain"] = f"{claimed[card]:+.1f}"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def ablation_table(ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataFrame:
+    """One row per card, factor and value of the grid: `metric` averaged over the ablation
+    datasets (mean ± sd over seeds where a value ran at several), and its difference from the
+    card's own setting at the same seeds. `ablations`: the 05_ablations JSON."""
+    runs = pd.DataFrame(ablations.get("runs", []))
+    if not len(runs):
+        return pd.DataFrame()
+    # one score per run and seed: the mean over datasets
+    per_run = runs.groupby(["card", "factor", "value", "seed", "decoder"], sort=False, dropna=False)[metric].mean()
+    per_run = per_run.reset_index()
+    rows = []
+    for card, g in per_run.groupby("card", sort=False):
+        centre = g[g["factor"] == "seed"].set_index("seed")[metric]
+        for (factor, value), v in g.groupby(["factor", "value"], sort=False):
+            scores = v.set_index("seed")[metric]
+            paired = (scores - centre.reindex(scores.index)).dropna()
+            rows.append({"card": card, "factor": "no distillation" if factor == "baseline_seed" else factor,
+                         "value": "w 0" if factor == "baseline_seed" else str(value),
+                         "seeds": ", ".join(str(s) for s in scores.index),
+                         f"mean {metric}": _mean_sd(scores.tolist()),
+                         "vs card setting": f"{paired.mean():+.2f}" if len(paired) else ""})
+    table = pd.DataFrame(rows)
+    # seeds and the baseline have their own table (gain_table): here, each value at one seed
+    return table[~table["factor"].isin(["seed", "no distillation"])].reset_index(drop=True)

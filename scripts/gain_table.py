@@ -1,4 +1,5 @@
-"""Print (and write to outputs/<profile>/gain_table.md) the distillation-gain table of a profile's run.
+"""Print (and write to outputs/<profile>/gain_table.md) the distillation-gain and ablation-grid
+tables of a profile's run.
 
 Every number comes from that profile's 04_evaluate.json and 05_ablations.json, written by the
 notebooks; the README's pocket table is this output.
@@ -18,9 +19,16 @@ from qarepro import paths, report  # noqa: E402
 
 def main(profile: str) -> int:
     results = paths.results(profile)
-    table = report.gain_table(qio.read_json(results / "04_evaluate.json"), qio.read_json(results / "05_ablations.json"))
+    ablations = qio.read_json(results / "05_ablations.json")
+    table = report.gain_table(qio.read_json(results / "04_evaluate.json"), ablations)
     text = (f"F1 per dataset, profile `{profile}` (from outputs/{profile}/04_evaluate.json and "
             f"05_ablations.json); mean ± sd over seeds.\n\n" + report.to_markdown(table))
+    grid = report.ablation_table(ablations)
+    if len(grid):
+        text += (f"\n\nAblation grid, profile `{profile}` (from outputs/{profile}/05_ablations.json): F1 averaged "
+                 "over the ablation datasets, one factor changed from the card's setting; \"vs card setting\" "
+                 "is the difference from the card's own configuration at the same seed.\n\n"
+                 + report.to_markdown(grid))
     with qio.atomic_path(results / "gain_table.md") as tmp:
         tmp.write_text(text, encoding="utf-8")
     print(text)

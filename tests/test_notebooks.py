@@ -123,7 +123,10 @@ def test_ablation_plan_is_one_factor_at_a_time(monkeypatch):
     bert = [r for r in bert if r["factor"] != pipeline.BASELINE_SEED]
     assert len(bert) == 5 + 5 + 2 + 3 + 2
     for r in bert:
-        assert len(r["overrides"]) <= 1
+        if (r["factor"], r["value"]) == ("weight", 0.0):  # the no-distillation run at the centre seed
+            assert r["overrides"] == {"seed": 42, **pipeline.NO_DISTILLATION}
+        else:
+            assert len(r["overrides"]) <= 1
     # the no-distillation baseline is trained at every seed too: the claim's spread needs both sides
     assert [r["seed"] for r in baseline] == [42, 43, 44]
     assert all(r["overrides"]["distillation_loss_weight"] == 0.0 and r["overrides"]["teacher"] is None
@@ -153,7 +156,8 @@ def test_baseline_runs_are_shared_by_cards_with_the_same_student():
     stage = pipeline.Stage("05_ablations", prof)
     ids = {}
     for r in pipeline.ablation_plan(stage):
-        if r["factor"] == pipeline.BASELINE_SEED:
+        # weight 0 is no distillation: the same run as the baseline at that seed, whatever T is
+        if r["factor"] == pipeline.BASELINE_SEED or (r["factor"] == "weight" and r["value"] == 0):
             cfg = pipeline.card_config(stage, r["card"], teacher="some/teacher", overrides=r["overrides"])
             ids.setdefault(r["seed"], set()).add(pipeline.run_identity(pipeline.config_dict(cfg)))
     assert sorted(ids) == sorted(prof.ablation.seed) and all(len(v) == 1 for v in ids.values())
@@ -192,6 +196,27 @@ def test_compare_runs_ignores_timings_and_provenance(tmp_path):
     assert pipeline.compare_runs(tmp_path / "a", tmp_path / "b", "smoke") == []
     write_json(tmp_path / "b" / "smoke" / "04_evaluate.json", {"models": {"m": {"metrics": {"d": {"f1": 61.0}}}}})
     assert pipeline.compare_runs(tmp_path / "a", tmp_path / "b", "smoke") == ["differs: 04_evaluate.json"]
+
+
+def test_compare_runs_only_checks_the_models_both_runs_hold(tmp_path):
+    from qarepro.io import read_json, write_json
+
+    scores = {"a": {"run1": 60.0, "run2": 50.0}, "b": {"run1": 60.0, "run2": 50.0, "run3": 40.0}}
+    for name, runs in scores.items():  # b ran a bigger grid, and its stage JSON differs
+        write_json(tmp_path / name / "smoke" / "05_ablations.json", {"gains": [{"gain": len(runs)}]})
+        for run, f1 in runs.items():
+            write_json(tmp_path / name / "smoke" / "ablations" / "card" / f"{run}-hf" / "d" / "metrics.json",
+                       {"exact": f1 - 5, "f1": f1, "provenance": {"created_utc": name}})
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert "differs: 05_ablations.json" in pipeline.compare_runs(a, b, "smoke")
+    assert pipeline.compare_runs(a, b, "smoke", runs_only=True) == []
+    write_json(b / "smoke" / "ablations" / "card" / "run2-hf" / "d" / "metrics.json", {"exact": 45.0, "f1": 50.5})
+    assert pipeline.compare_runs(a, b, "smoke", runs_only=True) == ["differs: ablations/card/run2-hf/d/metrics.json"]
+    assert pipeline.main(["compare", str(a), str(b), "--profile", "smoke", "--runs-only",
+                          "--out", str(tmp_path / "rerun.json")]) == 1
+    record = read_json(tmp_path / "rerun.json")
+    assert (record["compared"], record["identical"]) == (2, 1)
+    assert record["only_in_b"] == ["ablations/card/run3-hf/d/metrics.json"] and record["only_in_a"] == []
 
 
 def _notebook(tmp_path, body: str):

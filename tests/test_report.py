@@ -360,3 +360,25 @@ def test_gain_table_means_over_seeds_beside_the_claimed_gain():
     assert row["bert-medium-squad2-distilled: distilled"] == "61.00 ± 1.41"
     assert row["bert-medium-squad2-distilled: gain"] == "+5.00"
     assert row["bert-medium-squad2-distilled: claimed gain"] == "+3.2"
+
+
+def test_ablation_table_averages_datasets_and_compares_with_the_card_setting_at_the_same_seed():
+    from qarepro import report
+
+    card = "bert-medium-squad2-distilled"
+    runs = []
+    for ds, shift in (("d1", 0.0), ("d2", 10.0)):
+        for seed, f1 in ((42, 60.0), (43, 64.0)):
+            runs.append({"card": card, "dataset": ds, "factor": "seed", "value": seed, "seed": seed,
+                         "decoder": "hf", "f1": f1 + shift})
+        runs.append({"card": card, "dataset": ds, "factor": "baseline_seed", "value": 42, "seed": 42,
+                     "decoder": "hf", "f1": 50.0 + shift})
+        for t, f1 in ((1.0, 58.0), (5.0, 60.0)):
+            runs.append({"card": card, "dataset": ds, "factor": "temperature", "value": t, "seed": 42,
+                         "decoder": "hf", "f1": f1 + shift})
+    table = report.ablation_table({"runs": runs})
+    assert list(table["factor"]) == ["temperature", "temperature"]  # seeds are gain_table's
+    rows = table.set_index("value").to_dict("index")
+    assert rows["1.0"]["mean f1"] == "63.00" and rows["1.0"]["vs card setting"] == "-2.00"
+    assert rows["5.0"]["vs card setting"] == "+0.00" and rows["5.0"]["seeds"] == "42"
+    assert report.ablation_table({"runs": []}).empty
