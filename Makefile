@@ -19,7 +19,7 @@ RUN := $(PY) -m qarepro.pipeline run
 # the profile's cards (03_distill runs once per card); read lazily, only where needed
 CARDS = $(shell $(PY) -c 'import yaml; print(" ".join(yaml.safe_load(open("$(PROFILE_FILE)"))["cards"]))' 2>/dev/null)
 
-.PHONY: help setup test reproduce smoke verify clean-results bench
+.PHONY: help setup test reproduce smoke verify rerun clean-results bench
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -47,6 +47,11 @@ smoke: ## Offline pipeline check: reproduce with PROFILE=smoke (tiny models, fix
 
 verify: | $(VENV)/.installed ## Score only the published checkpoints of PROFILE (default full) against their claims
 	$(PY) -m qarepro.pipeline verify --profile $(PROFILE)
+
+RERUN ?= $(OUTPUTS)/rerun
+rerun: $(RES)/06_report.json ## Run PROFILE again from scratch into RERUN (outputs/rerun) and compare every metric with the first run
+	QAREPRO_OUTPUTS=$(abspath $(RERUN)) $(MAKE) --no-print-directory reproduce PROFILE=$(PROFILE)
+	$(PY) -m qarepro.pipeline compare $(OUTPUTS) $(RERUN) --profile $(PROFILE) --out $(OUTPUTS)/reproducibility/$(PROFILE).json
 
 bench: | $(VENV)/.installed ## Run the benchmarks (needs QAREPRO_DATA_DIR with the SQuAD files); figures in outputs/bench/
 	$(PY) benchmarks/windowing.py

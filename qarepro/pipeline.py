@@ -14,7 +14,7 @@ reports are rendered:
     python -m qarepro.pipeline preflight --profile full           # what is missing, and how to supply it
     python -m qarepro.pipeline verify --profile full              # published checkpoints vs their claims
     python -m qarepro.pipeline compare OUTPUTS_A OUTPUTS_B --profile smoke   # same metric values?
-    python -m qarepro.pipeline compare A B --profile pocket-cpu --runs-only --out F.json  # the runs both hold
+    python -m qarepro.pipeline compare A B --profile pocket-cpu --shared-only --out F.json  # what both hold
 """
 
 from __future__ import annotations
@@ -1361,10 +1361,17 @@ def _metric_values(obj: Any) -> Any:
     return obj
 
 
+GRID_TABLES = ("05_ablations.json", "06_report.json")  # aggregates over the whole ablation grid
+
+
 def _is_run_metrics(key: str) -> bool:
     """A model's per-dataset scores (eval/<label>/<dataset>/ or ablations/<card>/<run>-<decoder>/<dataset>/)."""
     parts = Path(key).parts
     return parts[-1] == "metrics.json" and parts[0] in ("eval", "ablations")
+
+
+def _outside_grid_tables(key: str) -> bool:
+    return key not in GRID_TABLES
 
 
 def _model_of(key: str) -> str:
@@ -1373,29 +1380,25 @@ def _model_of(key: str) -> str:
     return "/".join(parts[:2] if parts[0] == "eval" else parts[:3])
 
 
-def compare_runs(a: str | Path, b: str | Path, profile: str, runs_only: bool = False) -> list[str]:
+def compare_runs(a: str | Path, b: str | Path, profile: str, shared_only: bool = False) -> list[str]:
     """Differences between two output folders' metric values ([] when they agree).
 
-    runs_only: compare only the per-model scores both folders hold, so that two runs of grids of
-    different sizes can be checked on the runs they share (ablation folders are named by the
-    run's config hash, so a shared name is the same configuration)."""
-    ma, mb = collect_metrics(a, profile), collect_metrics(b, profile)
-    if runs_only:
-        common = {k for k in set(ma) & set(mb) if _is_run_metrics(k)}
-        ma, mb = {k: ma[k] for k in common}, {k: mb[k] for k in common}
-    diffs = [f"only in {a}: {k}" for k in sorted(set(ma) - set(mb))]
-    diffs += [f"only in {b}: {k}" for k in sorted(set(mb) - set(ma))]
-    for k in sorted(set(ma) & set(mb)):
-        if ma[k] != mb[k]:
-            diffs.append(f"differs: {k}")
-    return diffs
+    shared_only: compare only what both folders hold, leaving out the tables over the whole grid
+    (05_ablations, 06_report), so that two runs of grids of different sizes can be checked on the
+    stages and runs they share (ablation folders are named by the run's config hash, so a shared
+    name is the same configuration)."""
+    r = rerun_record(a, b, profile, shared_only=shared_only)
+    diffs = [] if shared_only else ([f"only in {a}: {k}" for k in r["only_in_a"]]
+                                  + [f"only in {b}: {k}" for k in r["only_in_b"]])
+    return diffs + [f"differs: {k}" for k in r["differs"]]
 
 
-def rerun_record(a: str | Path, b: str | Path, profile: str) -> dict[str, Any]:
-    """What `compare --runs-only --out` writes: the per-model scores two runs share, and whether
-    each is the same; with the commit and time of each run (from their 01_data_prep provenance)."""
+def rerun_record(a: str | Path, b: str | Path, profile: str, shared_only: bool = False) -> dict[str, Any]:
+    """What `compare --out` writes: which metrics files two runs share and whether each is the same,
+    with the commit and time of each run (from their 01_data_prep provenance)."""
     ma, mb = collect_metrics(a, profile), collect_metrics(b, profile)
-    common = sorted(k for k in set(ma) & set(mb) if _is_run_metrics(k))
+    keep = _outside_grid_tables if shared_only else (lambda key: True)
+    common = sorted(k for k in set(ma) & set(mb) if keep(k))
 
     def origin(root: str | Path) -> dict[str, Any]:
         f = Path(root) / profile / "01_data_prep.json"
@@ -1403,11 +1406,11 @@ def rerun_record(a: str | Path, b: str | Path, profile: str) -> dict[str, Any]:
         return {"folder": str(root), "git": prov.get("git"), "created_utc": prov.get("created_utc")}
 
     differs = [k for k in common if ma[k] != mb[k]]
-    return {"profile": profile, "a": origin(a), "b": origin(b), "compared": len(common),
-            "identical": len(common) - len(differs), "differs": differs,
-            "models_compared": sorted({_model_of(k) for k in common}),
-            "only_in_a": sorted(k for k in set(ma) - set(mb) if _is_run_metrics(k)),
-            "only_in_b": sorted(k for k in set(mb) - set(ma) if _is_run_metrics(k))}
+    return {"profile": profile, "shared_only": shared_only, "a": origin(a), "b": origin(b),
+            "compared": len(common), "identical": len(common) - len(differs), "differs": differs,
+            "models_compared": sorted({_model_of(k) for k in common if _is_run_metrics(k)}),
+            "only_in_a": sorted(k for k in set(ma) - set(mb) if keep(k)),
+            "only_in_b": sorted(k for k in set(mb) - set(ma) if keep(k))}
 
 
 def _interrupt(signum, frame):
@@ -1431,9 +1434,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     c.add_argument("a")
     c.add_argument("b")
     c.add_argument("--profile", default="smoke")
-    c.add_argument("--runs-only", action="store_true",
-                   help="only the per-model scores both folders hold (two runs of different grids)")
-    c.add_argument("--out", default=None, help="also write the comparison as JSON (with --runs-only)")
+    c.add_argument("--shared-only", action="store_true",
+                   help="only what both folders hold, without the whole-grid tables (two runs of different grids)")
+    c.add_argument("--out", default=None, help="also write the comparison as JSON")
     sub.add_parser("stages", help="list the stages")
     args = p.parse_args(argv)
 
@@ -1441,9 +1444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(STAGES))
         return 0
     if args.cmd == "compare":
-        diffs = compare_runs(args.a, args.b, args.profile, runs_only=args.runs_only)
+        diffs = compare_runs(args.a, args.b, args.profile, shared_only=args.shared_only)
         if args.out:
-            record = rerun_record(args.a, args.b, args.profile)
+            record = rerun_record(args.a, args.b, args.profile, shared_only=args.shared_only)
             qio.write_json(args.out, record)
             print(f"{record['identical']} of {record['compared']} metrics files identical -> {args.out}")
         print("\n".join(diffs) if diffs else f"same metric values in {args.a} and {args.b}")

@@ -198,7 +198,7 @@ def test_compare_runs_ignores_timings_and_provenance(tmp_path):
     assert pipeline.compare_runs(tmp_path / "a", tmp_path / "b", "smoke") == ["differs: 04_evaluate.json"]
 
 
-def test_compare_runs_only_checks_the_models_both_runs_hold(tmp_path):
+def test_compare_shared_only_checks_what_both_runs_hold_outside_the_grid_tables(tmp_path):
     from qarepro.io import read_json, write_json
 
     scores = {"a": {"run1": 60.0, "run2": 50.0}, "b": {"run1": 60.0, "run2": 50.0, "run3": 40.0}}
@@ -209,13 +209,13 @@ def test_compare_runs_only_checks_the_models_both_runs_hold(tmp_path):
                        {"exact": f1 - 5, "f1": f1, "provenance": {"created_utc": name}})
     a, b = tmp_path / "a", tmp_path / "b"
     assert "differs: 05_ablations.json" in pipeline.compare_runs(a, b, "smoke")
-    assert pipeline.compare_runs(a, b, "smoke", runs_only=True) == []
+    assert pipeline.compare_runs(a, b, "smoke", shared_only=True) == []
     write_json(b / "smoke" / "ablations" / "card" / "run2-hf" / "d" / "metrics.json", {"exact": 45.0, "f1": 50.5})
-    assert pipeline.compare_runs(a, b, "smoke", runs_only=True) == ["differs: ablations/card/run2-hf/d/metrics.json"]
-    assert pipeline.main(["compare", str(a), str(b), "--profile", "smoke", "--runs-only",
+    assert pipeline.compare_runs(a, b, "smoke", shared_only=True) == ["differs: ablations/card/run2-hf/d/metrics.json"]
+    assert pipeline.main(["compare", str(a), str(b), "--profile", "smoke", "--shared-only",
                           "--out", str(tmp_path / "rerun.json")]) == 1
     record = read_json(tmp_path / "rerun.json")
-    assert (record["compared"], record["identical"]) == (2, 1)
+    assert (record["compared"], record["identical"]) == (2, 1)  # the grid table is left out
     assert record["only_in_b"] == ["ablations/card/run3-hf/d/metrics.json"] and record["only_in_a"] == []
 
 
