@@ -585,25 +585,30 @@ def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metri
 
 def ablation_table(ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataFrame:
     """One row per card, factor and value of the grid: `metric` averaged over the ablation
-    datasets (mean ± sd over seeds where a value ran at several), and its difference from the
-    card's own setting at the same seeds. `ablations`: the 05_ablations JSON."""
+    datasets (mean ± sd over seeds where a value ran at several), and its mean difference from the
+    card's own setting at the same seeds. The card's setting and the no-distillation baseline
+    come first, over all their seeds: their spread is the yardstick for the single-seed rows.
+    `ablations`: the 05_ablations JSON."""
     runs = pd.DataFrame(ablations.get("runs", []))
     if not len(runs):
         return pd.DataFrame()
     # one score per run and seed: the mean over datasets
     per_run = runs.groupby(["card", "factor", "value", "seed", "decoder"], sort=False, dropna=False)[metric].mean()
     per_run = per_run.reset_index()
+    named = {"seed": ("seeds", "card setting"), "baseline_seed": ("seeds", "no distillation (w 0)")}
     rows = []
     for card, g in per_run.groupby("card", sort=False):
         centre = g[g["factor"] == "seed"].set_index("seed")[metric]
-        for (factor, value), v in g.groupby(["factor", "value"], sort=False):
-            scores = v.set_index("seed")[metric]
+        groups = [(f, None, g[g["factor"] == f]) for f in named]
+        groups += [(f, v, x) for (f, v), x in g[~g["factor"].isin(list(named))].groupby(["factor", "value"], sort=False)]
+        for factor, value, v in groups:
+            if not len(v):
+                continue
+            scores = v.drop_duplicates("seed").set_index("seed")[metric]
             paired = (scores - centre.reindex(scores.index)).dropna()
-            rows.append({"card": card, "factor": "no distillation" if factor == "baseline_seed" else factor,
-                         "value": "w 0" if factor == "baseline_seed" else str(value),
-                         "seeds": ", ".join(str(s) for s in scores.index),
+            factor_name, value_name = named.get(factor, (factor, str(value)))
+            rows.append({"card": card, "factor": factor_name, "value": value_name,
+                         "seeds": ", ".join(str(x) for x in scores.index),
                          f"mean {metric}": _mean_sd(scores.tolist()),
                          "vs card setting": f"{paired.mean():+.2f}" if len(paired) else ""})
-    table = pd.DataFrame(rows)
-    # seeds and the baseline have their own table (gain_table): here, each value at one seed
-    return table[~table["factor"].isin(["seed", "no distillation"])].reset_index(drop=True)
+    return pd.DataFrame(rows)

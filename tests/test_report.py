@@ -377,8 +377,10 @@ def test_ablation_table_averages_datasets_and_compares_with_the_card_setting_at_
             runs.append({"card": card, "dataset": ds, "factor": "temperature", "value": t, "seed": 42,
                          "decoder": "hf", "f1": f1 + shift})
     table = report.ablation_table({"runs": runs})
-    assert list(table["factor"]) == ["temperature", "temperature"]  # seeds are gain_table's
+    assert list(table["factor"]) == ["seeds", "seeds", "temperature", "temperature"]
     rows = table.set_index("value").to_dict("index")
+    assert rows["card setting"]["mean f1"] == "67.00 ± 2.83" and rows["card setting"]["seeds"] == "42, 43"
+    assert rows["no distillation (w 0)"]["vs card setting"] == "-10.00"  # paired with seed 42 only
     assert rows["1.0"]["mean f1"] == "63.00" and rows["1.0"]["vs card setting"] == "-2.00"
     assert rows["5.0"]["vs card setting"] == "+0.00" and rows["5.0"]["seeds"] == "42"
     assert report.ablation_table({"runs": []}).empty
