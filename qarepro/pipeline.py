@@ -1001,10 +1001,9 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
         with stage.timed(f"evaluate:{card}:{h}:{r['decoder']}"):
             summary = evaluate(stage, f"ablation-{card}-{h}-{r['decoder']}", model, datasets, decoder=r["decoder"],
                                out_dir=stage.results / "ablations" / card / f"{h}-{r['decoder']}")
+        is_base = _is_baseline(r) and r["decoder"] == prof.decoder
         for ds in datasets:  # a reused evaluation may hold more datasets than this grid asks for
             m = summary["results"][ds]["metrics"]
-            is_base = ((r["factor"] == BASELINE_SEED or (r["factor"] == "weight" and float(r["value"]) == 0.0))
-                       and r["decoder"] == prof.decoder)
             rows.append({"card": card, "factor": r["factor"], "value": r["value"], "seed": r["seed"],
                          "decoder": r["decoder"], "center": r["center"], "run": h, "dataset": ds,
                          "exact": m["exact"], "f1": m["f1"], "HasAns_f1": m.get("HasAns_f1"),
@@ -1370,10 +1369,6 @@ def _is_run_metrics(key: str) -> bool:
     return parts[-1] == "metrics.json" and parts[0] in ("eval", "ablations")
 
 
-def _outside_grid_tables(key: str) -> bool:
-    return key not in GRID_TABLES
-
-
 def _model_of(key: str) -> str:
     """eval/<label> or ablations/<card>/<run>-<decoder>: the model a metrics file scores."""
     parts = Path(key).parts
@@ -1387,17 +1382,22 @@ def compare_runs(a: str | Path, b: str | Path, profile: str, shared_only: bool =
     (05_ablations, 06_report), so that two runs of grids of different sizes can be checked on the
     stages and runs they share (ablation folders are named by the run's config hash, so a shared
     name is the same configuration)."""
-    r = rerun_record(a, b, profile, shared_only=shared_only)
-    diffs = [] if shared_only else ([f"only in {a}: {k}" for k in r["only_in_a"]]
-                                  + [f"only in {b}: {k}" for k in r["only_in_b"]])
-    return diffs + [f"differs: {k}" for k in r["differs"]]
+    return diff_lines(rerun_record(a, b, profile, shared_only=shared_only))
+
+
+def diff_lines(record: Mapping[str, Any]) -> list[str]:
+    """A rerun_record as compare's lines: what only one folder holds (unless shared_only), what differs."""
+    a, b = record["a"]["folder"], record["b"]["folder"]
+    only = [] if record["shared_only"] else ([f"only in {a}: {k}" for k in record["only_in_a"]]
+                                            + [f"only in {b}: {k}" for k in record["only_in_b"]])
+    return only + [f"differs: {k}" for k in record["differs"]]
 
 
 def rerun_record(a: str | Path, b: str | Path, profile: str, shared_only: bool = False) -> dict[str, Any]:
     """What `compare --out` writes: which metrics files two runs share and whether each is the same,
     with the commit and time of each run (from their 01_data_prep provenance)."""
     ma, mb = collect_metrics(a, profile), collect_metrics(b, profile)
-    keep = _outside_grid_tables if shared_only else (lambda key: True)
+    keep = (lambda key: key not in GRID_TABLES) if shared_only else (lambda key: True)
     common = sorted(k for k in set(ma) & set(mb) if keep(k))
 
     def origin(root: str | Path) -> dict[str, Any]:
@@ -1444,9 +1444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(STAGES))
         return 0
     if args.cmd == "compare":
-        diffs = compare_runs(args.a, args.b, args.profile, shared_only=args.shared_only)
+        record = rerun_record(args.a, args.b, args.profile, shared_only=args.shared_only)
+        diffs = diff_lines(record)
         if args.out:
-            record = rerun_record(args.a, args.b, args.profile, shared_only=args.shared_only)
             qio.write_json(args.out, record)
             print(f"{record['identical']} of {record['compared']} metrics files identical -> {args.out}")
         print("\n".join(diffs) if diffs else f"same metric values in {args.a} and {args.b}")
