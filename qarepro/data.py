@@ -32,7 +32,7 @@ from typing import Any
 import datasets
 import pyarrow as pa
 
-from qarepro import paths
+from qarepro import hub, paths
 
 log = logging.getLogger("qarepro.data")
 
@@ -81,52 +81,86 @@ class DataSourceError(RuntimeError):
 # Registry
 
 
+PARQUET_EXPORT = "refs/convert/parquet"  # the revision where the hub keeps its automatic parquet export
+ADVERSARIAL_SQUAD_ORIGINAL = ("https://worksheets.codalab.org/worksheets/0xc86d3ebe69a3427d91f9aaa63f7d1e7d/ "
+                              "(Jia & Liang 2017; also github.com/robinjia/adversarial-squad)")
+SQUADSHIFTS_ORIGINAL = "https://modestyachts.github.io/squadshifts-website/ (Miller et al. 2020)"
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
+    """One dataset split: where it lives on the hub, and the file name it has locally.
+
+    On the hub a split is `load_dataset(hub_id, hub_config, revision=hub_revision,
+    data_dir=hub_data_dir, split=split)`. Repos that still hold a loading script on main (which
+    `datasets` >= 4 refuses) are read from the hub's parquet export (`hub_revision`
+    refs/convert/parquet), where one folder holds one config: `hub_data_dir` selects it, and
+    without it every folder's files would be merged into one split.
+    """
+
     key: str
-    hub_id: str
+    hub_id: str  # canonical namespace/name: single-segment ids are refused by today's huggingface_hub
     hub_config: str | None
     split: str
     filename: str
     has_unanswerable: bool
     description: str
     subset: str | None = None  # "answerable": keep only questions with a gold answer
+    hub_revision: str = "main"  # branch, tag or commit; the commit it resolves to is recorded (hub_source)
+    hub_data_dir: str | None = None  # the folder of the revision that holds this split
+    original: str | None = None  # where the original files are published, for users without the hub
+
+    def __post_init__(self) -> None:
+        if "/" not in self.hub_id:
+            raise ValueError(f"dataset {self.key!r}: hub id {self.hub_id!r} is not namespace/name")
+        if self.hub_revision == PARQUET_EXPORT and not self.hub_data_dir:
+            raise ValueError(f"dataset {self.key!r}: a split of the parquet export needs hub_data_dir "
+                             f"(without it every config of {self.hub_id} is merged into one split)")
 
     def local_path(self, folder: str | os.PathLike) -> Path:
         return Path(folder) / self.filename
 
+    @property
+    def hub_ref(self) -> str:
+        """`repo@revision` with the config or folder and the split, for messages and provenance."""
+        where = f"config {self.hub_config}" if self.hub_config else f"folder {self.hub_data_dir}"
+        return f"{self.hub_id}@{self.hub_revision} ({where}, split {self.split})"
+
 
 def _specs() -> dict[str, DatasetSpec]:
+    squad2, squad1 = "rajpurkar/squad_v2", "rajpurkar/squad"
     specs = [
-        DatasetSpec("squad_v2-train", "squad_v2", "squad_v2", "train", "squad-v2.0-train.json", True,
+        DatasetSpec("squad_v2-train", squad2, "squad_v2", "train", "squad-v2.0-train.json", True,
                     "SQuAD 2.0 training set (130,319 questions, a third unanswerable)"),
-        DatasetSpec("squad_v2-validation", "squad_v2", "squad_v2", "validation", "squad-v2.0-dev.json", True,
+        DatasetSpec("squad_v2-validation", squad2, "squad_v2", "validation", "squad-v2.0-dev.json", True,
                     "SQuAD 2.0 dev set (11,873 questions, 5,945 unanswerable): the cards' main score"),
-        DatasetSpec("squad_v2-validation-answerable", "squad_v2", "squad_v2", "validation", "squad-v2.0-dev.json",
+        DatasetSpec("squad_v2-validation-answerable", squad2, "squad_v2", "validation", "squad-v2.0-dev.json",
                     False, "SQuAD 2.0 dev set, answerable questions only (5,928): for readers that never "
                     "saw an unanswerable question", subset="answerable"),
-        DatasetSpec("squad-train", "squad", "plain_text", "train", "squad-v1.1-train.json", False,
+        DatasetSpec("squad-train", squad1, "plain_text", "train", "squad-v1.1-train.json", False,
                     "SQuAD 1.1 training set (87,599 questions)"),
-        DatasetSpec("squad-validation", "squad", "plain_text", "validation", "squad-v1.1-dev.json", False,
+        DatasetSpec("squad-validation", squad1, "plain_text", "validation", "squad-v1.1-dev.json", False,
                     "SQuAD 1.1 dev set (10,570 questions)"),
-        DatasetSpec("adversarial_qa-validation", "adversarial_qa", "adversarialQA", "validation",
+        DatasetSpec("adversarial_qa-validation", "UCLNLP/adversarial_qa", "adversarialQA", "validation",
                     "adversarial_qa-adversarialQA-validation.json", False,
                     "AdversarialQA, all three model-in-the-loop rounds, validation split (3,000 questions)"),
-        DatasetSpec("squad_adversarial-AddOneSent", "squad_adversarial", "AddOneSent", "validation",
-                    "squad_adversarial-AddOneSent.json", False,
-                    "Adversarial SQuAD, AddOneSent: one distracting sentence added (1,787 questions)"),
-        DatasetSpec("squad_adversarial-AddSent", "squad_adversarial", "AddSent", "validation",
-                    "squad_adversarial-AddSent.json", False,
-                    "Adversarial SQuAD, AddSent: distracting sentences added (3,560 questions)"),
     ]
+    # Loading-script repos: read from the hub's parquet export, one folder per config.
+    for config, text in [("AddOneSent", "one distracting sentence added (1,787 questions)"),
+                         ("AddSent", "distracting sentences added (3,560 questions)")]:
+        specs.append(DatasetSpec(f"squad_adversarial-{config}", "stanfordnlp/squad_adversarial", None, "validation",
+                                 f"squad_adversarial-{config}.json", False, f"Adversarial SQuAD, {config}: {text}",
+                                 hub_revision=PARQUET_EXPORT, hub_data_dir=config,
+                                 original=ADVERSARIAL_SQUAD_ORIGINAL))
     for domain, text in [
         ("amazon", "Amazon product reviews (9,885 questions)"),
         ("new_wiki", "new Wikipedia articles (7,938 questions)"),
         ("nyt", "New York Times articles (10,065 questions)"),
         ("reddit", "Reddit posts (9,803 questions)"),
     ]:
-        specs.append(DatasetSpec(f"squadshifts-{domain}", "squadshifts", domain, "test",
-                                 f"squadshifts-{domain}.json", False, f"SQuADShifts test set: {text}"))
+        specs.append(DatasetSpec(f"squadshifts-{domain}", "ludwigschmidt/squadshifts", None, "test",
+                                 f"squadshifts-{domain}.json", False, f"SQuADShifts test set: {text}",
+                                 hub_revision=PARQUET_EXPORT, hub_data_dir=domain, original=SQUADSHIFTS_ORIGINAL))
     return {s.key: s for s in specs}
 
 
@@ -490,12 +524,42 @@ def read_squad_json(path: str | os.PathLike, *, repair_answers: bool = False) ->
 
 def _load_from_hub(spec: DatasetSpec) -> datasets.Dataset:
     """Download (or take from the local HF cache) one split of a hub dataset."""
-    return datasets.load_dataset(spec.hub_id, spec.hub_config, split=spec.split)
+    return datasets.load_dataset(spec.hub_id, spec.hub_config, revision=spec.hub_revision,
+                                 data_dir=spec.hub_data_dir, split=spec.split)
+
+
+def hub_source(key: str) -> dict[str, Any]:
+    """Where `key` comes from on the hub, with the commit its revision resolves to now (None when
+    the hub cannot be asked), for provenance."""
+    spec = get_spec(key)
+    return hub.source(spec.hub_id, "dataset", spec.hub_revision, config=spec.hub_config,
+                      data_dir=spec.hub_data_dir, split=spec.split)
+
+
+def _hub_failure(spec: DatasetSpec, err: BaseException) -> str:
+    """What went wrong on the hub, in words, naming the repo and revision."""
+    names = hub.error_names(err)
+    text = str(err)
+    if "RevisionNotFoundError" in names:
+        if spec.hub_revision == PARQUET_EXPORT:
+            return (f"{spec.hub_id} has no parquet export (no revision {PARQUET_EXPORT}), and its main branch is a "
+                    f"loading script, which datasets >= 4 does not run")
+        return f"{spec.hub_id} has no revision {spec.hub_revision!r}"
+    if "RepositoryNotFoundError" in names:
+        return f"there is no dataset repo {spec.hub_id!r} on the hub (renamed or removed?)"
+    if "Dataset scripts are no longer supported" in text:
+        return f"{spec.hub_id}@{spec.hub_revision} is a loading-script repo, which datasets >= 4 does not run"
+    if spec.hub_data_dir and ("FileNotFoundError" in names or "DataFilesNotFoundError" in names
+                              or "EmptyDatasetError" in names):
+        return f"{spec.hub_id}@{spec.hub_revision} has no data files under {spec.hub_data_dir}/"
+    if hub.unreachable(err):
+        return f"the hub did not answer ({hub.one_line(err, 160)})"
+    return f"{spec.hub_ref}: {hub.one_line(err, 200)}"
 
 
 def _hub_columns(ds: Any, spec: DatasetSpec, repair_answers: bool) -> tuple[dict[str, list], dict[str, int]]:
     """Normalise a hub split to the example schema, validating it like a file."""
-    source = f"hub dataset {spec.hub_id!r} (config {spec.hub_config!r}, split {spec.split!r})"
+    source = f"hub dataset {spec.hub_ref}"
     names = list(getattr(ds, "column_names", None) or [])
     missing = [c for c in ("id", "context", "question", "answers") if c not in names]
     if missing:
@@ -537,11 +601,6 @@ def _hub_columns(ds: Any, spec: DatasetSpec, repair_answers: bool) -> tuple[dict
         "repaired": chk.repaired,
     }
     return cols, counts
-
-
-def _one_line(err: BaseException, n: int = 300) -> str:
-    text = re.sub(r"\s+", " ", f"{type(err).__name__}: {err}").strip()
-    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def local_file(key: str, data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -596,9 +655,9 @@ def load_examples(
                 ds = _load_from_hub(spec)
             except Exception as err:  # noqa: BLE001 - any hub failure ends in one clear message
                 raise DataSourceError(_source_message(spec, data_dir, folder, err)) from err
-            log.info("%s: loaded from the hub (%s, config %s, split %s)", spec.key, spec.hub_id, spec.hub_config, spec.split)
+            log.info("%s: loaded from the hub (%s)", spec.key, spec.hub_ref)
             cols, counts = _hub_columns(ds, spec, repair_answers)
-            origin = f"{spec.key} (hub {spec.hub_id}/{spec.hub_config}:{spec.split})"
+            origin = f"{spec.key} (hub {spec.hub_ref})"
     cols = _subset(cols, subset)
     total = len(cols["id"])
     cols = _limit(_sample(cols, sample), limit)
@@ -607,22 +666,20 @@ def load_examples(
 
 
 def _source_message(spec: DatasetSpec, data_dir: Any, folder: Path | None, err: BaseException) -> str:
+    """One paragraph: what was looked for where, and what to do."""
     if folder is None:
-        where = (
-            f"no local data folder was set (neither the data_dir argument nor the {paths.DATA_DIR_ENV} "
-            f"environment variable), so no file {spec.filename!r} could be looked for"
-        )
+        local = f"no local data folder is set ({paths.DATA_DIR_ENV} or data_dir)"
     else:
-        origin = "the data_dir argument" if data_dir not in (None, "") else f"${paths.DATA_DIR_ENV}"
-        state = "" if folder.is_dir() else ", a folder that does not exist"
-        where = f"no file {spec.filename!r} was found in {folder} (from {origin}{state})"
-    return (
-        f"Cannot load dataset {spec.key!r} ({spec.description}): {where}, and the Hugging Face hub "
-        f"dataset {spec.hub_id!r} (config {spec.hub_config!r}, split {spec.split!r}) could not be loaded "
-        f"({_one_line(err)}). To fix this, put the official SQuAD JSON file for it, named "
-        f"{spec.filename!r}, in a folder and set {paths.DATA_DIR_ENV} to that folder (or pass data_dir=...), "
-        f"or give the file's path directly, or give this machine access to the hub (network, and HF_DATASETS_OFFLINE unset)."
-    )
+        origin = "data_dir" if data_dir not in (None, "") else f"${paths.DATA_DIR_ENV}"
+        state = "" if folder.is_dir() else ", which does not exist"
+        local = f"no {spec.filename} in {folder} ({origin}{state})"
+    supply = (f"put the official SQuAD JSON file for it, named {spec.filename!r}, in a folder and set "
+              f"{paths.DATA_DIR_ENV} to that folder (or pass its path)")
+    if spec.original:
+        supply += f"; the original is published at {spec.original}"
+    if hub.unreachable(err):
+        supply += ", or run where the hub is reachable"
+    return f"Cannot load dataset {spec.key!r}: {local}, and on the hub {_hub_failure(spec, err)}. To fix: {supply}."
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from typing import Any, Mapping, Sequence
 from . import config as qconfig
 from . import io as qio
 from . import paths
+from .models import source as model_source
 from .teacher import (  # noqa: F401  (re-exported: the stage's public API lives here)
     DistillError,
     ModelSourceError,
@@ -634,6 +635,8 @@ def train(cfg: DistillConfig, *, resume: bool = False) -> Path:
                 "per_device_batch_size": per_device, "gradient_accumulation_steps": grad_accum,
                 "precision": precision, "teacher_cache": str(logits.path) if logits is not None else None,
                 "resumed_from": str(last_ckpt) if last_ckpt else None,
+                "provenance": {"student": model_source(cfg.student, cfg.student_revision),
+                               "teacher": model_source(cfg.teacher, cfg.teacher_revision) if cfg.teacher else None},
             }
             qio.write_json(tmp / "train_metrics.json", metrics)
             write_model_card(tmp, cfg, None)
@@ -657,8 +660,8 @@ def _dataset_block(key: str) -> dict[str, Any]:
     spec = qdata.REGISTRY.get(key)
     if spec is None:
         return {"name": key, "type": key}
-    name = spec.hub_id if spec.hub_id != "squadshifts" else f"squadshifts {spec.hub_config}"
-    return {"name": name, "type": spec.hub_id, "config": spec.hub_config, "split": spec.split}
+    config = spec.hub_config or spec.hub_data_dir
+    return {"name": f"{spec.hub_id} {config}", "type": spec.hub_id, "config": config, "split": spec.split}
 
 
 def _metric_value(metrics: Mapping[str, Any], *names: str):
@@ -694,7 +697,7 @@ def write_model_card(model_dir: str | os.PathLike, cfg: DistillConfig, results: 
         "library_name": "transformers",
         "pipeline_tag": "question-answering",
         "tags": ["question-answering", "distillation", "qarepro"],
-        "datasets": ["squad_v2"] if "squad_v2" in cfg.train_data else [cfg.train_data],
+        "datasets": [_dataset_block(cfg.train_data).get("type", cfg.train_data)],
         "base_model": cfg.student if cfg.student_init == "pretrained" else cfg.teacher,
         "model-index": [{"name": cfg.name, "results": entries}],
     }

@@ -20,6 +20,7 @@ from . import data as qdata
 from . import decode as qdecode
 from . import features as qfeatures
 from . import io as qio
+from . import models as qmodels
 from . import predict as qpredict
 from . import provenance
 
@@ -29,6 +30,13 @@ log = logging.getLogger("qarepro.evaluate")
 def dataset_label(source: str) -> str:
     """A folder-safe name for a dataset key or file path."""
     return Path(source).stem if source.endswith(".json") else source
+
+
+def _dataset_source(source: str, data_dir: str | None) -> dict[str, Any]:
+    """Where an evaluated dataset came from: the hub (with its resolved commit) or a local file."""
+    if source in qdata.REGISTRY and qdata.local_file(source, data_dir) is None:
+        return {"kind": "hub", **qdata.hub_source(source)}
+    return {"kind": "file"}
 
 
 def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, data_dir: str | None = None,
@@ -43,6 +51,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
     t0 = time.perf_counter()
     qa_model, tokenizer = qpredict.load_model(model, revision)
     n_params = sum(p.numel() for p in qa_model.parameters())
+    model_source = qmodels.source(model, revision)
     results: dict[str, Any] = {}
     fingerprints: dict[str, str] = {}
     for source in datasets:
@@ -56,7 +65,8 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
         qdecode.write_predictions(preds, out_dir / name)
         record = {"model": model, "label": label or model, "dataset": source, "metrics": metrics, **facts,
                   "provenance": provenance.collect(profile=profile, datasets={name: fingerprints[name]},
-                                                  limit=limit, sample=sample)}
+                                                  limit=limit, sample=sample, model_source=model_source,
+                                                  dataset_source=_dataset_source(source, data_dir))}
         qio.write_json(out_dir / name / "metrics.json", record)
         results[name] = {"metrics": metrics, "speed": facts["speed"], "n_questions": facts["n_questions"],
                          "n_features": facts["n_features"], "allow_no_answer": facts["allow_no_answer"]}
@@ -68,7 +78,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
                      "sample": sample},
         "results": results,
         "provenance": provenance.collect(profile=profile, datasets=fingerprints,
-                                         timings={"total_s": time.perf_counter() - t0},
+                                         timings={"total_s": time.perf_counter() - t0}, model_source=model_source,
                                          **(extra_provenance or {})),
     }
     qio.write_json(out_dir / "metrics.json", summary)

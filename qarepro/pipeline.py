@@ -503,12 +503,14 @@ def data_prep(stage: Stage):
             examples = qdata.load_examples(key, folder)
         spec = qdata.REGISTRY[key]
         local = Path(folder) / spec.filename if folder else None
-        origin = str(local) if local is not None and local.is_file() else f"hub {spec.hub_id}/{spec.hub_config}:{spec.split}"
+        from_hub = local is None or not local.is_file()
+        origin = f"hub {spec.hub_ref}" if from_hub else str(local)
         counts = qdata.describe(examples)
         fp = qdata.fingerprint(examples)
         stage.fingerprints[key] = fp
         role = "train" if key in stage.profile.train_datasets() else "eval"
-        info[key] = {"role": role, **counts, "fingerprint": fp, "source": origin}
+        info[key] = {"role": role, **counts, "fingerprint": fp, "source": origin,
+                     **({"hub": qdata.hub_source(key)} if from_hub else {})}
         rows.append({"dataset": key, "role": role, **counts, "fingerprint": fp, "source": _short_path(origin)})
     fp_file = qio.write_json(stage.results / "fingerprints.json", {"profile": stage.profile.name, "datasets": stage.fingerprints})
     return pd.DataFrame(rows), {"datasets": info, "fingerprints_file": str(fp_file)}
@@ -1113,40 +1115,57 @@ def preflight(profile: Profile, stage: str) -> list[str]:
     if stage in ("01_data_prep", "02_teachers", "03_distill", "05_ablations"):
         keys = profile.datasets() if stage == "01_data_prep" else profile.train_datasets()
         problems += dataset_problems(profile, keys).values()
-    refs: list[tuple[str, str]] = []
+    refs: list[tuple[str, str, str | None]] = []
     for card, plan in profile.plans.items():
+        student, student_revision, teacher_revision = _card_models(card, plan)
         if stage == "02_teachers" and not plan.teacher.startswith(TINY_PREFIX):
-            refs.append((f"teacher of {card}", plan.teacher))
-        if stage in ("03_distill", "02_teachers") and plan.student and not plan.student.startswith(TINY_PREFIX):
-            refs.append((f"student of {card}", plan.student))
+            refs.append((f"teacher of {card}", plan.teacher, teacher_revision))
+        if stage in ("03_distill", "02_teachers") and student and not student.startswith(TINY_PREFIX):
+            refs.append((f"student of {card}", student, student_revision))
         if stage in ("04_evaluate", "verify") and plan.published:
-            refs.append((f"published checkpoint of {card}", plan.published))
-    for what, ref in refs:
-        msg = _check_model(resolve_model(ref, profile))
+            refs.append((f"published checkpoint of {card}", plan.published, None))
+    for what, ref, revision in dict.fromkeys(refs):
+        msg = _check_model(resolve_model(ref, profile), revision)
         if msg:
             problems.append(f"{what}: {msg}")
     return problems
 
 
+def _card_models(card: str, plan: CardPlan) -> tuple[str | None, str | None, str | None]:
+    """(student, student revision, teacher revision) a card runs with under this plan."""
+    from .distill import load_distill_config
+
+    cfg = load_distill_config(plan.distill_config or card, plan.overrides)
+    return plan.student or cfg.student, cfg.student_revision, cfg.teacher_revision
+
+
 def dataset_problems(profile: Profile, keys: Sequence[str]) -> dict[str, str]:
     """{key: why it cannot be loaded} for the datasets among `keys` that no source can give."""
     from . import data as qdata
+    from . import hub
 
     folder = data_dir(profile)
     out = {}
     for key in keys:
-        if folder and (Path(folder) / qdata.REGISTRY[key].filename).is_file():
+        spec = qdata.REGISTRY[key]
+        if folder and (Path(folder) / spec.filename).is_file():
             continue
         try:
             qdata.load_examples(key, folder, limit=1)
         except qdata.DataSourceError as err:
             out[key] = str(err)
+            continue
         except qdata.DataError as err:
             out[key] = f"dataset {key}: {err}"
+            continue
+        moved = hub.check_repo(spec.hub_id, "dataset", spec.hub_revision) if hub_reachable() else None
+        if moved:
+            out[key] = f"dataset {key}: {moved} (the registry in qarepro/data.py names it)"
     return out
 
 
-def _check_model(ref: str) -> str | None:
+def _check_model(ref: str, revision: str | None = None) -> str | None:
+    from . import hub
     from . import models as qmodels
 
     if ref.startswith(qmodels.PACKAGE_PREFIX):
@@ -1157,17 +1176,17 @@ def _check_model(ref: str) -> str | None:
             return str(err)
     if Path(ref).expanduser().is_dir():
         return None if (Path(ref) / "config.json").is_file() else f"{ref} holds no config.json"
+    if hub_reachable():
+        return hub.check_repo(ref, "model", revision)
     try:
         from huggingface_hub import try_to_load_from_cache
 
-        if isinstance(try_to_load_from_cache(ref, "config.json"), str):
+        if isinstance(try_to_load_from_cache(ref, "config.json", revision=revision), str):
             return None
     except Exception:  # noqa: BLE001 - any failure means "not cached"
         pass
-    if hub_reachable():
-        return None
     return (f"model {ref!r} is not a local directory, not in the Hugging Face cache, and the hub cannot be "
-            f"reached. Download it where there is network (`huggingface-cli download {ref} --local-dir DIR`) "
+            f"reached. Download it where there is network (`hf download {ref} --local-dir DIR`) "
             f"and set its entry in the profile to DIR, or run with network access.")
 
 

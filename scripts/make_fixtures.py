@@ -1,7 +1,7 @@
 """Cut the small real fixture in tests/fixtures/ out of the full SQuAD files.
 
 Run once by a maintainer (needs ../shared/data); the tests only read the result.
-The text is SQuAD (Rajpurkar et al.), CC BY-SA 4.0: see tests/fixtures/ATTRIBUTION.md.
+Sources and licences of every file: tests/fixtures/ATTRIBUTION.md.
 """
 import json
 import sys
@@ -16,6 +16,13 @@ CUTS = [
     ("squad-v2.0-dev.json", "squad-v2.0-dev-sample.json", [0, 1], 6),
     ("squad-v1.1-dev.json", "squad-v1.1-dev-sample.json", [1, 2], 6),
     ("squad-v1.1-train.json", "squad-v1.1-train-sample.json", [0, 2, 5], 12),
+    # served by the loopback hub of tests/loopback_hub (real rows for every repo it holds)
+    ("squad_adversarial-AddOneSent.json", "squad_adversarial-AddOneSent-sample.json", [1], 14),
+    ("squad_adversarial-AddSent.json", "squad_adversarial-AddSent-sample.json", [1], 20),
+    ("squadshifts-amazon.json", "squadshifts-amazon-sample.json", [0, 1, 2, 3], 2),
+    ("squadshifts-new_wiki.json", "squadshifts-new_wiki-sample.json", [0], 3),
+    ("squadshifts-new_wiki.json", "squadshifts-new_wiki-other-sample.json", [1], 3),
+    ("squadshifts-reddit.json", "squadshifts-reddit-sample.json", [0], 6),
 ]
 
 

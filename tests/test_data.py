@@ -129,19 +129,22 @@ EXPECTED_FILES = {  # names of the real files as distributed; must match exactly
     "adversarial_qa-validation": "adversarial_qa-adversarialQA-validation.json",
 }
 
+# (hub id, config, split, revision, folder): canonical namespaced ids (REFERENCE §7); the two
+# loading-script repos are read from the hub's parquet export, one folder per config
+EXPORT = "refs/convert/parquet"
 EXPECTED_HUB = {
-    "squad_v2-train": ("squad_v2", "squad_v2", "train"),
-    "squad_v2-validation": ("squad_v2", "squad_v2", "validation"),
-    "squad_v2-validation-answerable": ("squad_v2", "squad_v2", "validation"),
-    "squad-train": ("squad", "plain_text", "train"),
-    "squad-validation": ("squad", "plain_text", "validation"),
-    "adversarial_qa-validation": ("adversarial_qa", "adversarialQA", "validation"),
-    "squad_adversarial-AddOneSent": ("squad_adversarial", "AddOneSent", "validation"),
-    "squad_adversarial-AddSent": ("squad_adversarial", "AddSent", "validation"),
-    "squadshifts-amazon": ("squadshifts", "amazon", "test"),
-    "squadshifts-new_wiki": ("squadshifts", "new_wiki", "test"),
-    "squadshifts-nyt": ("squadshifts", "nyt", "test"),
-    "squadshifts-reddit": ("squadshifts", "reddit", "test"),
+    "squad_v2-train": ("rajpurkar/squad_v2", "squad_v2", "train", "main", None),
+    "squad_v2-validation": ("rajpurkar/squad_v2", "squad_v2", "validation", "main", None),
+    "squad_v2-validation-answerable": ("rajpurkar/squad_v2", "squad_v2", "validation", "main", None),
+    "squad-train": ("rajpurkar/squad", "plain_text", "train", "main", None),
+    "squad-validation": ("rajpurkar/squad", "plain_text", "validation", "main", None),
+    "adversarial_qa-validation": ("UCLNLP/adversarial_qa", "adversarialQA", "validation", "main", None),
+    "squad_adversarial-AddOneSent": ("stanfordnlp/squad_adversarial", None, "validation", EXPORT, "AddOneSent"),
+    "squad_adversarial-AddSent": ("stanfordnlp/squad_adversarial", None, "validation", EXPORT, "AddSent"),
+    "squadshifts-amazon": ("ludwigschmidt/squadshifts", None, "test", EXPORT, "amazon"),
+    "squadshifts-new_wiki": ("ludwigschmidt/squadshifts", None, "test", EXPORT, "new_wiki"),
+    "squadshifts-nyt": ("ludwigschmidt/squadshifts", None, "test", EXPORT, "nyt"),
+    "squadshifts-reddit": ("ludwigschmidt/squadshifts", None, "test", EXPORT, "reddit"),
 }
 
 
@@ -149,7 +152,7 @@ def test_registry_is_complete_and_consistent():
     assert set(data.REGISTRY) == set(EXPECTED_HUB)
     for key, spec in data.REGISTRY.items():
         assert spec.key == key
-        assert (spec.hub_id, spec.hub_config, spec.split) == EXPECTED_HUB[key]
+        assert (spec.hub_id, spec.hub_config, spec.split, spec.hub_revision, spec.hub_data_dir) == EXPECTED_HUB[key]
         assert spec.filename == EXPECTED_FILES[key]
         assert spec.description
         assert spec.has_unanswerable == (key.startswith("squad_v2") and spec.subset != "answerable")
@@ -168,7 +171,8 @@ def test_hub_loader_calls_load_dataset_with_the_spec(monkeypatch):
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
     ds = data.load_examples("squadshifts-nyt")
-    assert seen == {"args": ("squadshifts", "nyt"), "kwargs": {"split": "test"}}
+    assert seen == {"args": ("ludwigschmidt/squadshifts", None),
+                    "kwargs": {"revision": "refs/convert/parquet", "data_dir": "nyt", "split": "test"}}
     assert ds.features == data.FEATURES and ds.column_names == list(data.COLUMNS)
     assert ds["id"][:] == ["h1", "h2"] and ds[1]["answers"] == {"text": [], "answer_start": []}
 
@@ -438,8 +442,9 @@ def test_hub_unreachable_message(tmp_path, monkeypatch, no_hub):
     with pytest.raises(DataSourceError) as err:
         data.load_examples("squadshifts-nyt", tmp_path)
     msg = str(err.value)
-    for needle in ["'squadshifts-nyt'", "'squadshifts'", "'nyt'", "'test'", "'squadshifts-nyt.json'", str(tmp_path),
-                   "data_dir", "QAREPRO_DATA_DIR", "Couldn't reach the hub (test)"]:
+    for needle in ["'squadshifts-nyt'", "'squadshifts-nyt.json'", str(tmp_path), "data_dir", "QAREPRO_DATA_DIR",
+                   "Couldn't reach the hub (test)", "the hub did not answer", "where the hub is reachable",
+                   data.SQUADSHIFTS_ORIGINAL]:
         assert needle in msg, (needle, msg)
     assert "\n" not in msg and no_hub == ["squadshifts-nyt"]
 
@@ -451,7 +456,7 @@ def test_hub_unreachable_message(tmp_path, monkeypatch, no_hub):
     assert "'adversarial_qa-adversarialQA-validation.json'" in msg
 
     monkeypatch.delenv("QAREPRO_DATA_DIR")
-    with pytest.raises(DataSourceError, match="no local data folder was set"):
+    with pytest.raises(DataSourceError, match="no local data folder is set"):
         data.load_examples("squad_v2-train")
 
 
@@ -471,7 +476,7 @@ def test_hub_data_is_validated_like_files(monkeypatch):
     with pytest.raises(DataError) as err:
         data.load_examples("squad-validation")
     msg = str(err.value)
-    assert "hub dataset 'squad'" in msg and "'h1'" in msg and "row 0" in msg
+    assert "hub dataset rajpurkar/squad@main (config plain_text" in msg and "'h1'" in msg and "row 0" in msg
     ds = data.load_examples("squad-validation", repair_answers=True)
     assert ds[0]["answers"] == {"text": ["def"], "answer_start": [4]}
 

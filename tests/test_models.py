@@ -32,8 +32,9 @@ def test_missing_package_names_the_install_command_and_hub_id(monkeypatch):
 
 
 def test_unreachable_hub_id_is_one_clear_error():
-    with pytest.raises(models.ModelSourceError, match="could not be loaded from the Hugging Face hub"):
+    with pytest.raises(models.ModelSourceError, match="the hub did not give it") as err:
         models.load_qa_model("no-such-org/no-such-model")
+    assert "hf download no-such-org/no-such-model --local-dir DIR" in str(err.value)  # offline: say how
 
 
 def test_pretrained_student_cut_to_chosen_layers(tiny_bert):

@@ -1,0 +1,94 @@
+"""The Hugging Face hub as the pipeline sees it: is it there, does a repo id still name what the
+config means, which commit a revision resolves to, and what a hub error means in words.
+
+Every hub id the project names is canonical `namespace/name`: today's huggingface_hub refuses
+single-segment ids in some code paths, and the hub answers a renamed repo with a redirect, which
+would leave provenance naming the old id. `check_repo` turns both into one clear message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from typing import Any
+
+# transformers asks a conversion service (another host) to open a safetensors pull request on
+# any repo that ships only pytorch_model.bin; a reproduction has no business doing that.
+os.environ.setdefault("DISABLE_SAFETENSORS_CONVERSION", "1")
+
+UNREACHABLE_ERRORS = {"OfflineModeIsEnabled", "ConnectError", "ConnectTimeout", "ReadTimeout", "WriteTimeout",
+                      "PoolTimeout", "TimeoutException", "ReadError", "RemoteProtocolError", "NetworkError",
+                      "LocalEntryNotFoundError", "ConnectionError"}
+UNREACHABLE_WORDS = ("offline", "couldn't reach", "connection refused", "timed out", "couldn't connect",
+                     "cannot reach", "connection error")
+
+
+def chain(err: BaseException) -> list[BaseException]:
+    """`err` and the exceptions it was raised from."""
+    out, seen = [], set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        out.append(e)
+        e = e.__cause__ or e.__context__
+    return out
+
+
+def error_names(err: BaseException) -> set[str]:
+    return {type(e).__name__ for e in chain(err)}
+
+
+def unreachable(err: BaseException) -> bool:
+    """Did `err` happen because the hub could not be asked (offline mode, no network, a time-out)?"""
+    text = " ".join(str(e) for e in chain(err)).lower()
+    return bool(error_names(err) & UNREACHABLE_ERRORS) or any(w in text for w in UNREACHABLE_WORDS)
+
+
+def one_line(err: BaseException, n: int = 300) -> str:
+    text = re.sub(r"\s+", " ", f"{type(err).__name__}: {err}").strip()
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def is_canonical(repo_id: str) -> bool:
+    return re.fullmatch(r"[\w.-]+/[\w.-]+", repo_id) is not None
+
+
+def repo_commit(repo_id: str, kind: str = "model", revision: str | None = None) -> str | None:
+    """The commit `revision` of the repo resolves to now, or None when the hub cannot be asked."""
+    with contextlib.suppress(Exception):  # provenance must never be the thing that fails
+        from huggingface_hub import HfApi
+
+        return HfApi().repo_info(repo_id, repo_type=kind, revision=revision).sha
+    return None
+
+
+def check_repo(repo_id: str, kind: str = "model", revision: str | None = None) -> str | None:
+    """None if the hub has `repo_id` at `revision` under that very id; else what is wrong and what
+    to do. Call it only when the hub is reachable."""
+    from huggingface_hub import HfApi
+
+    what = f"{kind} repo {repo_id!r}"
+    try:
+        info = HfApi().repo_info(repo_id, repo_type=kind, revision=revision)
+    except Exception as err:  # noqa: BLE001 - each failure is one message
+        names = error_names(err)
+        if "RevisionNotFoundError" in names:
+            return f"{what} has no revision {revision!r} on the hub: pin an existing branch, tag or commit"
+        if "RepositoryNotFoundError" in names or "GatedRepoError" in names:
+            return (f"{what} is not on the hub (or is private or gated): check the id, or log in "
+                    f"(`hf auth login`) if it needs access")
+        if "HfUriError" in names or "HFValidationError" in names or not is_canonical(repo_id):
+            return f"{what} is not a namespace/name id, which today's hub libraries need: use the full id"
+        return f"{what}: the hub answered {one_line(err, 200)}"
+    if info.id != repo_id:
+        return f"{what} was renamed on the hub to {info.id!r} (it redirects there): use {info.id!r} instead"
+    if not is_canonical(repo_id):
+        return f"{what} is not a namespace/name id, which today's hub libraries need: use the full id"
+    return None
+
+
+def source(repo_id: str, kind: str, revision: str | None, **extra: Any) -> dict[str, Any]:
+    """Provenance of something taken from the hub: id, revision asked for, commit it resolved to."""
+    return {"repo": repo_id, "kind": kind, "revision": revision or "main",
+            "commit": repo_commit(repo_id, kind, revision), **extra}
