@@ -553,8 +553,8 @@ def _hub_failure(spec: DatasetSpec, err: BaseException) -> str:
                               or "EmptyDatasetError" in names):
         return f"{spec.hub_id}@{spec.hub_revision} has no data files under {spec.hub_data_dir}/"
     if hub.unreachable(err):
-        return f"the hub did not answer ({hub.one_line(err, 160)})"
-    return f"{spec.hub_ref}: {hub.one_line(err, 200)}"
+        return hub.failure(err)
+    return hub.one_line(err, 200)
 
 
 def _hub_columns(ds: Any, spec: DatasetSpec, repair_answers: bool) -> tuple[dict[str, list], dict[str, int]]:
@@ -666,20 +666,21 @@ def load_examples(
 
 
 def _source_message(spec: DatasetSpec, data_dir: Any, folder: Path | None, err: BaseException) -> str:
-    """One paragraph: what was looked for where, and what to do."""
+    """One paragraph: what failed on the hub, what was looked for locally, and what to do."""
     if folder is None:
         local = f"no local data folder is set ({paths.DATA_DIR_ENV} or data_dir)"
     else:
         origin = "data_dir" if data_dir not in (None, "") else f"${paths.DATA_DIR_ENV}"
         state = "" if folder.is_dir() else ", which does not exist"
         local = f"no {spec.filename} in {folder} ({origin}{state})"
-    supply = (f"put the official SQuAD JSON file for it, named {spec.filename!r}, in a folder and set "
-              f"{paths.DATA_DIR_ENV} to that folder (or pass its path)")
+    todo = [hub.fix(err)] if hub.unreachable(err) else []
+    supply = (f"put the official SQuAD JSON file, named {spec.filename!r}, in a folder and set "
+              f"{paths.DATA_DIR_ENV} to it (or pass its path)")
     if spec.original:
         supply += f"; the original is published at {spec.original}"
-    if hub.unreachable(err):
-        supply += ", or run where the hub is reachable"
-    return f"Cannot load dataset {spec.key!r}: {local}, and on the hub {_hub_failure(spec, err)}. To fix: {supply}."
+    todo.append(supply)
+    return (f"Cannot load dataset {spec.key!r} from the hub ({spec.hub_ref}): {_hub_failure(spec, err)}; and "
+            f"{local}. To fix: {', or '.join(todo)}.")
 
 
 # --------------------------------------------------------------------------------------------

@@ -45,6 +45,25 @@ def unreachable(err: BaseException) -> bool:
     return bool(error_names(err) & UNREACHABLE_ERRORS) or any(w in text for w in UNREACHABLE_WORDS)
 
 
+def stalled(err: BaseException) -> bool:
+    """Did the hub answer and then stop (a read time-out, a connection cut mid-download)?"""
+    return bool(error_names(err) & {"ReadTimeout", "ReadError", "RemoteProtocolError", "TimeoutException"})
+
+
+def failure(err: BaseException) -> str:
+    """What an unreachable-hub error means, in words."""
+    if stalled(err):
+        return f"the hub stopped answering in the middle of a download ({one_line(err, 120)})"
+    return f"the hub could not be reached ({one_line(err, 120)})"
+
+
+def fix(err: BaseException) -> str:
+    """What to do about an unreachable-hub error."""
+    if stalled(err):
+        return "run again once the hub answers (finished downloads are kept)"
+    return "run where the hub is reachable"
+
+
 def one_line(err: BaseException, n: int = 300) -> str:
     text = re.sub(r"\s+", " ", f"{type(err).__name__}: {err}").strip()
     return text if len(text) <= n else text[: n - 3] + "..."

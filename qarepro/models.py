@@ -62,7 +62,8 @@ def _where(ref: str, revision: str | None) -> tuple[str, dict]:
 def _unreachable(ref: str, what: str, err: Exception) -> ModelSourceError:
     first = str(err).splitlines()[0] if str(err) else type(err).__name__
     if hub.unreachable(err):
-        todo = (f"where there is no hub, download it elsewhere (`hf download {ref} --local-dir DIR`) and "
+        first = hub.failure(err)
+        todo = (f"{hub.fix(err)}, or download it elsewhere (`hf download {ref} --local-dir DIR`) and "
                 f"pass DIR instead of the hub id")
     else:
         todo = "check the id and revision (`qarepro.hub.check_repo` says which is wrong)"

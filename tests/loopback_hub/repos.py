@@ -257,6 +257,9 @@ def build(folder: str | Path, **kw) -> list[Repo]:
     if stamp.is_file() and json.loads(stamp.read_text()) == want:
         return [_load_repo(p) for p in sorted((folder / "repos").glob("*.json"))]
     folder.mkdir(parents=True, exist_ok=True)
+    import datasets
+
+    datasets.disable_progress_bars()
     repos = card_repos(folder / "work", **kw)
     (folder / "repos").mkdir(exist_ok=True)
     for i, repo in enumerate(repos):

@@ -1,0 +1,175 @@
+"""The hub path against the loopback hub (tests/loopback_hub): every dataset and model that a
+profile or card config names loads with today's huggingface_hub, datasets and transformers, and
+the faults a hub user can meet end in one clear message that names the id and what to do.
+
+Each test talks to the hub from a child process, as `make reproduce` does: the hub libraries read
+HF_ENDPOINT and the offline switches once, at import, and this test session runs offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qarepro import data, hub, paths
+from tests.loopback_hub import faults
+from tests.loopback_hub import repos as hub_repos
+from tests.loopback_hub.server import LoopbackHub
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory):
+    """The repos of the card hub, built once (tiny stand-in weights, real fixture rows)."""
+    return hub_repos.build(tmp_path_factory.mktemp("loopback-repos"))
+
+
+def _py(code: str, hub_url: str, work: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = faults._env(hub_url, work)
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout,
+                          cwd=paths.ROOT)
+
+
+def _ids(path: Path, prefix: str = "") -> list[str]:
+    return [prefix + qa["id"] for a in json.loads(path.read_text())["data"] for p in a["paragraphs"] for qa in p["qas"]]
+
+
+# ---------------------------------------------------------------------------------------------
+# ids that work today
+
+
+def _config_model_ids() -> set[str]:
+    """Every model id that a card config or a hub-backed profile names."""
+    ids = set()
+    for cfg in paths.CONFIGS.glob("*.yaml"):
+        doc = yaml.safe_load(cfg.read_text())
+        ids |= {doc[k] for k in ("teacher", "student") if doc.get(k)}
+    for name in ("full", "rehearsal", "pocket", "pocket-cpu", "smoke"):
+        prof = yaml.safe_load((paths.PROFILES / f"{name}.yaml").read_text())
+        for plan in prof["cards"].values():
+            ids |= {plan[k] for k in ("teacher", "student", "published") if plan.get(k)}
+    return {i for i in ids if not i.startswith(("tiny:", "pypi:"))}
+
+
+def test_every_hub_id_the_project_names_is_namespaced():
+    ids = _config_model_ids() | {s.hub_id for s in data.REGISTRY.values()}
+    assert ids and all(hub.is_canonical(i) for i in ids), sorted(i for i in ids if not hub.is_canonical(i))
+    with pytest.raises(ValueError, match="not namespace/name"):
+        data.DatasetSpec("x", "squad_v2", "squad_v2", "train", "x.json", True, "bare id")
+
+
+def test_every_registry_dataset_loads_from_the_hub_with_its_own_rows(served, tmp_path):
+    """Fails with bare ids (HfUriError) or the script repos' main branches (datasets >= 4 refuses scripts)."""
+    code = ("import json; from qarepro import data\n"
+            "print(json.dumps({k: list(data.load_examples(k)['id']) for k in data.REGISTRY}))")
+    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
+        proc = _py(code, lb.url, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    fx = paths.FIXTURES
+    v2 = json.loads((fx / "squad-v2.0-dev-sample.json").read_text())
+    answerable = [qa["id"] for a in v2["data"] for p in a["paragraphs"] for qa in p["qas"] if qa["answers"]]
+    want = {
+        "squad_v2-train": _ids(fx / "squad-v1.1-train-sample.json"),
+        "squad_v2-validation": _ids(fx / "squad-v2.0-dev-sample.json"),
+        "squad_v2-validation-answerable": answerable,
+        "squad-train": _ids(fx / "squad-v1.1-train-sample.json"),
+        "squad-validation": _ids(fx / "squad-v1.1-dev-sample.json"),
+        "adversarial_qa-validation": _ids(fx / "squad-v1.1-dev-sample.json", "adversarialQA-"),
+        "squad_adversarial-AddOneSent": _ids(fx / "squad_adversarial-AddOneSent-sample.json"),
+        "squad_adversarial-AddSent": _ids(fx / "squad_adversarial-AddSent-sample.json"),
+        **{f"squadshifts-{d}": _ids(f, "nyt-" if d == "nyt" else "") for d, f in hub_repos.SHIFTS.items()},
+    }
+    assert got == want  # each split is its own config or domain, nothing merged, nothing missing
+
+
+def test_the_parquet_export_merges_every_domain_unless_a_folder_is_named(served, tmp_path):
+    """The danger the registry guards against is real on this hub, and a spec cannot ask for it."""
+    code = ("import datasets\n"
+            "ds = datasets.load_dataset('ludwigschmidt/squadshifts', revision='refs/convert/parquet', split='test')\n"
+            "print(len(ds))")
+    with LoopbackHub(served) as lb:
+        proc = _py(code, lb.url, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(proc.stdout.split()[-1]) == sum(len(_ids(f)) for f in hub_repos.SHIFTS.values())
+    with pytest.raises(ValueError, match="needs hub_data_dir"):
+        data.DatasetSpec("squadshifts-all", "ludwigschmidt/squadshifts", None, "test", "x.json", False, "merged",
+                         hub_revision=data.PARQUET_EXPORT)
+
+
+def test_every_model_the_configs_name_loads_from_the_hub(served, tmp_path):
+    ids = sorted(_config_model_ids())
+    code = ("import json, sys\n"
+            "from qarepro import models, hub\n"
+            "from qarepro.teacher import check_same_tokenization\n"
+            "out = {}\n"
+            f"for ref in {ids!r}:\n"
+            "    m = models.load_qa_model(ref); t = models.load_tokenizer(ref)\n"
+            "    out[ref] = {'model': type(m).__name__, 'vocab': len(t), 'commit': models.source(ref)['commit']}\n"
+            "for a, b in [('deepset/roberta-large-squad2', 'FacebookAI/roberta-base'),\n"
+            "             ('deepset/bert-large-uncased-whole-word-masking-squad2', 'prajjwal1/bert-medium'),\n"
+            "             ('deepset/bert-large-uncased-whole-word-masking-squad2', 'google/bert_uncased_L-8_H-512_A-8')]:\n"
+            "    check_same_tokenization(models.load_tokenizer(b), models.load_tokenizer(a))\n"
+            "import torch\n"
+            "from huggingface_hub import hf_hub_download\n"
+            "ref = 'google/bert_uncased_L-8_H-512_A-8'\n"
+            "state = torch.load(hf_hub_download(ref, 'pytorch_model.bin'), weights_only=True)\n"
+            "m = models.load_qa_model(ref)\n"
+            "w = m.bert.embeddings.LayerNorm.weight\n"
+            "out['gamma_loaded'] = bool(torch.equal(w, state['bert.embeddings.LayerNorm.gamma']))\n"
+            "print(json.dumps(out))")
+    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
+        proc = _py(code, lb.url, tmp_path)
+        asked = {r["repo"] for r in lb.requests}
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got.pop("gamma_loaded") is True  # old LayerNorm.gamma/beta names are mapped, not re-initialised
+    assert set(got) == set(ids) and set(ids) <= asked
+    for ref, info in got.items():
+        assert info["model"].endswith("ForQuestionAnswering") and info["vocab"] > 100
+        assert len(info["commit"]) == 40, ref  # the resolved commit, for provenance
+
+
+def test_check_repo_names_renamed_missing_and_unpinnable(served, tmp_path):
+    code = ("import json; from qarepro import hub\n"
+            "print(json.dumps([hub.check_repo('FacebookAI/roberta-base'), hub.check_repo('roberta-base'),\n"
+            "  hub.check_repo('deepset/no-such-model'), hub.check_repo('FacebookAI/roberta-base', revision='0'*40),\n"
+            "  hub.check_repo('rajpurkar/squad_v2', 'dataset'), hub.check_repo('squad_v2', 'dataset')]))")
+    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
+        proc = _py(code, lb.url, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    ok, bare, missing, revision, ok_data, bare_data = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert ok is None and ok_data is None
+    assert "'roberta-base'" in bare and "renamed" in bare and "use 'FacebookAI/roberta-base'" in bare
+    assert "'squad_v2'" in bare_data and "'rajpurkar/squad_v2'" in bare_data
+    assert "deepset/no-such-model" in missing and "not on the hub" in missing
+    assert "0" * 40 in revision and "no revision" in revision
+
+
+# ---------------------------------------------------------------------------------------------
+# faults: one clear message naming the id and what to do, nothing half-written, a rerun completes
+
+
+@pytest.mark.parametrize("name", sorted(faults.FAULTS))
+def test_hub_fault_ends_in_one_clear_message_and_a_rerun_after_the_fix_completes(name, served, tmp_path):
+    _, command, must_name = faults.FAULTS[name]
+    broken = faults.run(name, served, tmp_path)
+    assert broken.returncode == 2, broken.stderr[-3000:]
+    assert "Traceback" not in broken.stderr, broken.stderr[-3000:]
+    lines = [ln for ln in broken.stderr.splitlines() if ln.startswith("  - ")]
+    assert len(lines) == 1, broken.stderr[-3000:]  # one problem, one line
+    for needle in must_name:
+        assert needle.lower() in lines[0].lower(), (needle, lines[0])
+    assert not broken.target_left and broken.half_written == []
+
+    fixed = faults.run(name, served, tmp_path, faulty=False)
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    if command[0] == "run":  # the interrupted stage now runs to its target
+        assert fixed.target_left
