@@ -354,7 +354,7 @@ class Stage:
             what = f"{stage}" + (f" for {card}" if card else "")
             raise PipelineError(f"{path} is missing: run {what} first "
                                 f"(`python -m qarepro.pipeline run {stage} --profile {self.profile.name}`, or make)")
-        return qio.read_json(path)
+        return paths.resolve(qio.read_json(path))  # records name paths relative to the project
 
     @property
     def data_dir(self) -> str | None:
@@ -376,7 +376,7 @@ class Stage:
     def summary(self) -> str:
         p = self.profile
         lines = [f"**Stage** `{self.name}`" + (f" — card `{self.card}`" if self.card else ""),
-                 f"**Profile** `{p.name}` ({p.source}): {p.description}"]
+                 f"**Profile** `{p.name}` ({_short_path(str(p.source))}): {p.description}"]
         if p.caveat:
             lines.append(f"> **{p.caveat}.**")
         lines.append(f"**Device** {device(p)}; **datasets** {', '.join(p.eval_datasets)}")
@@ -462,7 +462,7 @@ def finish(stage: Stage, result: dict[str, Any]) -> None:
             datasets=stage.fingerprints, timings=stage.timings),
     }
     dest = Path(os.environ.get(STAGE_OUTPUT_ENV) or stage.target)
-    qio.write_json(dest, _plain(out))
+    qio.write_json(dest, paths.portable(_plain(out)))
     print(f"{stage.name}: metrics JSON -> {_short_path(str(stage.target))}"
           + (" (once the reports are rendered)" if dest != stage.target else ""))
     return None
@@ -1270,7 +1270,7 @@ def run_stage(stage: str, profile: Profile, card: str | None = None, *, force: b
                 _say(f"{profile.name}: {stage}-{c} already done ({_short_path(str(t))})")
             index["cards"][c] = str(t)
         index["provenance"] = provenance.collect(profile=profile.to_dict())
-        return qio.write_json(target(profile.name, stage), index)
+        return qio.write_json(target(profile.name, stage), paths.portable(index))
     return run_notebook(stage, profile, card)
 
 
@@ -1313,7 +1313,7 @@ def verify(profile: Profile) -> int:
            "table": table.to_dict(orient="records"),
            "provenance": provenance.collect(profile=profile.to_dict(), datasets=stage.fingerprints)}
     target_ = results_dir(profile.name) / "verify.json"
-    qio.write_json(target_, _plain(out))
+    qio.write_json(target_, paths.portable(_plain(out)))
     fig = report.plot_claimed_vs_reproduced(table, title="Published checkpoints: claimed vs re-scored F1")
     page = report.html_page(f"Published checkpoints vs their claims ({profile.name})",
                             [", ".join(f"{k}: {v}" for k, v in counts.items()), report.wide_table(table), fig, table])
@@ -1447,7 +1447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         record = rerun_record(args.a, args.b, args.profile, shared_only=args.shared_only)
         diffs = diff_lines(record)
         if args.out:
-            qio.write_json(args.out, record)
+            qio.write_json(args.out, paths.portable(record))
             print(f"{record['identical']} of {record['compared']} metrics files identical -> {args.out}")
         print("\n".join(diffs) if diffs else f"same metric values in {args.a} and {args.b}")
         return 1 if diffs else 0

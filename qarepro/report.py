@@ -21,6 +21,7 @@ import pandas as pd
 
 from . import claims as qclaims
 from .claims import Claims, load_all, load_claims  # noqa: F401  (re-exported)
+from .paths import portable_html
 
 WITHIN, OUTSIDE, NOT_RUN = "within tolerance", "outside", "not run"
 PIPELINE_CHECK = ("pipeline check, not a reproduction: tiny models on the fixture sample; "
@@ -507,7 +508,7 @@ def render_notebook(notebook: str | Path, out_dir: str | Path, name: str | None 
         target = out_dir / (f"{name}.html" if hide else f"{name}.full.html")
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp:
-            tmp.write_text(body, encoding="utf-8")
+            tmp.write_text(portable_html(body), encoding="utf-8")  # no absolute path of this machine
         written[kind] = target
     return written
 
