@@ -723,7 +723,8 @@ def cache_table(teachers: Mapping[str, Any]):
         meta_file = Path(t["teacher_cache"]) / "meta.json"
         meta = qio.read_json(meta_file) if meta_file.is_file() else {}
         rows.append({"card": card, "cache": _short_path(t["teacher_cache"]), "rows (features)": meta.get("rows"),
-                     "shape": meta.get("shape"), "dtype": meta.get("dtype"), "seconds": meta.get("seconds")})
+                     "shape": " × ".join(map(str, meta["shape"])) if meta.get("shape") else None,
+                     "dtype": meta.get("dtype"), "seconds": meta.get("seconds")})
     return pd.DataFrame(rows)
 
 

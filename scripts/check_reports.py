@@ -7,7 +7,7 @@ would see it.
 For each `outputs/reports/<profile>/NN_*.html` (the reports, code hidden; `--full` adds the
 `.full.html` notebooks) the page is opened in the browser and fails if
   - a table cell holds a Python repr (a dict, list, tuple, array or object repr),
-  - a table cell holds an unrounded number (five or more decimals),
+  - a table cell holds an unrounded number (six or more decimals: pandas' default display),
   - a table is truncated (a "…" / "..." cell, or pandas' "N rows × M columns" footer),
   - an image did not load (no pixels), or a figure was printed as "<Figure size …>" instead,
   - the page shows an absolute path of this machine (the checkout, a home or temp folder).
@@ -46,7 +46,7 @@ CHECK_JS = r"""
     const t = cell.innerText.trim();
     if (!t) continue;
     if (reprRe.some(r => r.test(t))) out.repr.push(t.slice(0, 80));
-    if (/(^|[^\w.])-?\d+\.\d{5,}(?![\w.])/.test(t)) out.unrounded.push(t.slice(0, 80));
+    if (/(^|[^\w.])-?\d+\.\d{6,}(?![\w.])/.test(t)) out.unrounded.push(t.slice(0, 80));
     if (t === '…' || t === '...') out.truncated.push('a "' + t + '" cell');
   }
   const text = document.body.innerText;
