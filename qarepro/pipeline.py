@@ -44,6 +44,7 @@ log = logging.getLogger("qarepro.pipeline")
 STAGES = ("01_data_prep", "02_teachers", "03_distill", "04_evaluate", "05_ablations", "06_report")
 PER_CARD_STAGES = ("03_distill",)
 STAGE_OUTPUT_ENV = "QAREPRO_STAGE_OUTPUT"   # set by the runner: where finish() writes (staging)
+PROFILE_ENV = "QAREPRO_PROFILE"            # make lab: the profile a notebook opened by hand uses
 TINY_PREFIX = "tiny:"
 
 # Distillation-config keys this module sets (qarepro.distill's DistillConfig).
@@ -397,6 +398,8 @@ def device(profile: Profile) -> str:
 def start(stage: str, profile: str | Profile, card: str | None = None) -> Stage:
     """Begin a stage in a notebook: quiet the libraries, load the profile, set threads."""
     _quiet()
+    if os.environ.get(PROFILE_ENV) and not os.environ.get(STAGE_OUTPUT_ENV) and not isinstance(profile, Profile):
+        profile = os.environ[PROFILE_ENV]  # an interactive session (make lab), not the runner
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     if stage not in STAGES:
         raise PipelineError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
