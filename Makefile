@@ -19,7 +19,7 @@ RUN := $(PY) -m qarepro.pipeline run
 # the profile's cards (03_distill runs once per card); read lazily, only where needed
 CARDS = $(shell $(PY) -c 'import yaml; print(" ".join(yaml.safe_load(open("$(PROFILE_FILE)"))["cards"]))' 2>/dev/null)
 
-.PHONY: help setup test reproduce smoke verify rerun clean-results bench
+.PHONY: help setup test reproduce smoke verify rerun clean-results bench lab
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -47,6 +47,12 @@ smoke: ## Offline pipeline check: reproduce with PROFILE=smoke (tiny models, fix
 
 verify: | $(VENV)/.installed ## Score only the published checkpoints of PROFILE (default full) against their claims
 	$(PY) -m qarepro.pipeline verify --profile $(PROFILE)
+
+LAB_PORT ?= 8888
+lab: | $(VENV)/.installed ## JupyterLab on notebooks/ (127.0.0.1) with the project's kernel; QAREPRO_PROFILE=pocket-cpu picks the profile the notebooks use (default smoke)
+	$(PY) -c 'from qarepro.pipeline import ensure_kernel; ensure_kernel()'
+	QAREPRO_PROFILE=$(or $(QAREPRO_PROFILE),smoke) $(PY) -m jupyterlab --notebook-dir=$(NB) \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --MappingKernelManager.default_kernel_name=python3 --allow-root
 
 RERUN ?= $(OUTPUTS)/rerun
 rerun: $(RES)/06_report.json ## Run PROFILE again from scratch into RERUN (outputs/rerun) and compare every metric with the first run

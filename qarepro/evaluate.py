@@ -21,6 +21,7 @@ from . import decode as qdecode
 from . import features as qfeatures
 from . import io as qio
 from . import models as qmodels
+from . import paths
 from . import predict as qpredict
 from . import provenance
 
@@ -67,7 +68,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
                   "provenance": provenance.collect(profile=profile, datasets={name: fingerprints[name]},
                                                   limit=limit, sample=sample, model_source=model_source,
                                                   dataset_source=_dataset_source(source, data_dir))}
-        qio.write_json(out_dir / name / "metrics.json", record)
+        qio.write_json(out_dir / name / "metrics.json", paths.portable(record))
         results[name] = {"metrics": metrics, "speed": facts["speed"], "n_questions": facts["n_questions"],
                          "n_features": facts["n_features"], "allow_no_answer": facts["allow_no_answer"]}
         log.info("%s on %s: EM %.2f F1 %.2f", label or model, name, metrics["exact"], metrics["f1"])
@@ -81,7 +82,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
                                          timings={"total_s": time.perf_counter() - t0}, model_source=model_source,
                                          **(extra_provenance or {})),
     }
-    qio.write_json(out_dir / "metrics.json", summary)
+    qio.write_json(out_dir / "metrics.json", paths.portable(summary))
     return summary
 
 

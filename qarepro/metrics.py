@@ -21,7 +21,8 @@ Where the official script crashes, this module does something defined instead:
   (EM = F1 = 0), logged at warning level and listed in ``ScoreResult.missing_ids``; its
   no-answer probability, if the file lacks it, is 0.0 (so the default threshold never turns
   it into "");
-- ids in the prediction or probability files that are not in the data are ignored;
+- ids in the prediction or probability files that are not in the data are ignored (predicted
+  ones are counted in ``ScoreResult.unknown_ids`` and warned about in one line);
 - malformed input raises ``ScoreInputError`` naming the file (and the question id).
 """
 
@@ -409,6 +410,7 @@ class ScoreResult:
 
     metrics: collections.OrderedDict[str, Any]
     missing_ids: list[str] = field(default_factory=list)  # data questions with no prediction
+    unknown_ids: list[str] = field(default_factory=list)  # predicted ids that are not in the data
     exact_raw: Scores = field(default_factory=dict)  # per question, before the threshold
     f1_raw: Scores = field(default_factory=dict)
 
@@ -432,6 +434,10 @@ def score_detailed(
             "%d of %d questions have no prediction (first: %s); each is scored as a wrong answer (EM = F1 = 0)",
             len(missing), len(qid_to_has_ans), ", ".join(missing[:3]),
         )
+    unknown = [qid for qid in predictions if qid not in qid_to_has_ans]
+    if unknown:
+        log.warning("%d predicted id(s) are not questions of the data (first: %s); they are ignored",
+                    len(unknown), ", ".join(unknown[:3]))
     probs = _resolve_na_probs(na_probs, predictions, qid_to_has_ans, missing)
 
     exact_raw, f1_raw = get_raw_scores(dataset, predictions, missing_score=0)
@@ -456,7 +462,7 @@ def score_detailed(
             run_precision_recall_analysis(out_eval, exact_raw, f1_raw, in_data, qid_to_has_ans, out_image_dir)
             histogram_na_prob(probs, has_ans_qids, out_image_dir, "hasAns")
             histogram_na_prob(probs, no_ans_qids, out_image_dir, "noAns")
-    return ScoreResult(out_eval, missing, exact_raw, f1_raw)
+    return ScoreResult(out_eval, missing, unknown, exact_raw, f1_raw)
 
 
 def _resolve_na_probs(
@@ -526,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-image-dir", "-p", metavar="out_images", default=None,
                         help="Save precision-recall curves to directory.")
     parser.add_argument("--verbose", "-v", action="store_true", help="Log progress details.")
+    parser.add_argument("--official-missing", action="store_true",
+                        help='Also print "Missing prediction for <id>" for each unanswered question on stdout, '
+                             "before the metrics, as the official script does (default: one summary line on stderr).")
     return parser
 
 
@@ -545,19 +554,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO if opts.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
     try:
+        # the library's warnings (unanswered questions, unknown ids) are one summary line each
         result = score_detailed(opts.data_file, opts.pred_file, opts.na_prob_file,
                                 opts.na_prob_thresh, opts.out_image_dir)
     except ScoreInputError as err:
         print(f"qarepro score: error: {err}", file=sys.stderr)
         return 1
-    for qid in result.missing_ids:
-        print(f"Missing prediction for {qid}", file=sys.stderr)
-    if opts.out_file:
-        with atomic_path(opts.out_file) as tmp:
-            tmp.write_text(json.dumps(result.metrics), encoding="utf-8")  # byte-identical to official
-        log.info("wrote %s", opts.out_file)
-    else:
-        print(json.dumps(result.metrics, indent=2))
+    try:
+        if opts.official_missing:
+            for qid in result.missing_ids:
+                print(f"Missing prediction for {qid}")
+        if opts.out_file:
+            with atomic_path(opts.out_file) as tmp:
+                tmp.write_text(json.dumps(result.metrics), encoding="utf-8")  # byte-identical to official
+            log.info("wrote %s", opts.out_file)
+        else:
+            print(json.dumps(result.metrics, indent=2))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, and keep Python from reporting the
+        # failed flush of stdout at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return 0
 
 

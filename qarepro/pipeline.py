@@ -44,6 +44,7 @@ log = logging.getLogger("qarepro.pipeline")
 STAGES = ("01_data_prep", "02_teachers", "03_distill", "04_evaluate", "05_ablations", "06_report")
 PER_CARD_STAGES = ("03_distill",)
 STAGE_OUTPUT_ENV = "QAREPRO_STAGE_OUTPUT"   # set by the runner: where finish() writes (staging)
+PROFILE_ENV = "QAREPRO_PROFILE"            # make lab: the profile a notebook opened by hand uses
 TINY_PREFIX = "tiny:"
 
 # Distillation-config keys this module sets (qarepro.distill's DistillConfig).
@@ -354,7 +355,7 @@ class Stage:
             what = f"{stage}" + (f" for {card}" if card else "")
             raise PipelineError(f"{path} is missing: run {what} first "
                                 f"(`python -m qarepro.pipeline run {stage} --profile {self.profile.name}`, or make)")
-        return qio.read_json(path)
+        return paths.resolve(qio.read_json(path))  # records name paths relative to the project
 
     @property
     def data_dir(self) -> str | None:
@@ -376,7 +377,7 @@ class Stage:
     def summary(self) -> str:
         p = self.profile
         lines = [f"**Stage** `{self.name}`" + (f" — card `{self.card}`" if self.card else ""),
-                 f"**Profile** `{p.name}` ({p.source}): {p.description}"]
+                 f"**Profile** `{p.name}` ({_short_path(str(p.source))}): {p.description}"]
         if p.caveat:
             lines.append(f"> **{p.caveat}.**")
         lines.append(f"**Device** {device(p)}; **datasets** {', '.join(p.eval_datasets)}")
@@ -397,6 +398,8 @@ def device(profile: Profile) -> str:
 def start(stage: str, profile: str | Profile, card: str | None = None) -> Stage:
     """Begin a stage in a notebook: quiet the libraries, load the profile, set threads."""
     _quiet()
+    if os.environ.get(PROFILE_ENV) and not os.environ.get(STAGE_OUTPUT_ENV) and not isinstance(profile, Profile):
+        profile = os.environ[PROFILE_ENV]  # an interactive session (make lab), not the runner
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     if stage not in STAGES:
         raise PipelineError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
@@ -462,7 +465,7 @@ def finish(stage: Stage, result: dict[str, Any]) -> None:
             datasets=stage.fingerprints, timings=stage.timings),
     }
     dest = Path(os.environ.get(STAGE_OUTPUT_ENV) or stage.target)
-    qio.write_json(dest, _plain(out))
+    qio.write_json(dest, paths.portable(_plain(out)))
     print(f"{stage.name}: metrics JSON -> {_short_path(str(stage.target))}"
           + (" (once the reports are rendered)" if dest != stage.target else ""))
     return None
@@ -725,7 +728,8 @@ def cache_table(teachers: Mapping[str, Any]):
         meta_file = Path(t["teacher_cache"]) / "meta.json"
         meta = qio.read_json(meta_file) if meta_file.is_file() else {}
         rows.append({"card": card, "cache": _short_path(t["teacher_cache"]), "rows (features)": meta.get("rows"),
-                     "shape": meta.get("shape"), "dtype": meta.get("dtype"), "seconds": meta.get("seconds")})
+                     "shape": " × ".join(map(str, meta["shape"])) if meta.get("shape") else None,
+                     "dtype": meta.get("dtype"), "seconds": meta.get("seconds")})
     return pd.DataFrame(rows)
 
 
@@ -1289,7 +1293,7 @@ def run_stage(stage: str, profile: Profile, card: str | None = None, *, force: b
                 _say(f"{profile.name}: {stage}-{c} already done ({_short_path(str(t))})")
             index["cards"][c] = str(t)
         index["provenance"] = provenance.collect(profile=profile.to_dict())
-        return qio.write_json(target(profile.name, stage), index)
+        return qio.write_json(target(profile.name, stage), paths.portable(index))
     return run_notebook(stage, profile, card)
 
 
@@ -1332,7 +1336,7 @@ def verify(profile: Profile) -> int:
            "table": table.to_dict(orient="records"),
            "provenance": provenance.collect(profile=profile.to_dict(), datasets=stage.fingerprints)}
     target_ = results_dir(profile.name) / "verify.json"
-    qio.write_json(target_, _plain(out))
+    qio.write_json(target_, paths.portable(_plain(out)))
     fig = report.plot_claimed_vs_reproduced(table, title="Published checkpoints: claimed vs re-scored F1")
     page = report.html_page(f"Published checkpoints vs their claims ({profile.name})",
                             [", ".join(f"{k}: {v}" for k, v in counts.items()), report.wide_table(table), fig, table])
@@ -1466,7 +1470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         record = rerun_record(args.a, args.b, args.profile, shared_only=args.shared_only)
         diffs = diff_lines(record)
         if args.out:
-            qio.write_json(args.out, record)
+            qio.write_json(args.out, paths.portable(record))
             print(f"{record['identical']} of {record['compared']} metrics files identical -> {args.out}")
         print("\n".join(diffs) if diffs else f"same metric values in {args.a} and {args.b}")
         return 1 if diffs else 0

@@ -341,10 +341,42 @@ def test_qarepro_score_command(tmp_path):
 def test_cli_reports_missing_predictions(tmp_path, capsys):
     preds, _ = adversarial(SQUAD2, seed=5, drop_fraction=0.1)
     missing = [q for q in _qids(SQUAD2) if q not in preds]
-    assert metrics.main([str(SQUAD2), str(write(tmp_path, "p.json", preds))]) == 0
+    pred_file = str(write(tmp_path, "p.json", preds))
+    out = subprocess.run([sys.executable, "-m", "qarepro.cli", "score", str(SQUAD2), pred_file],
+                         capture_output=True, text=True, cwd=paths.ROOT)
+    assert out.returncode == 0
+    json.loads(out.stdout)  # stdout stays pure JSON
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"{len(missing)} of {len(_qids(SQUAD2))} questions have no prediction" in lines[0]
+    assert missing[0] in lines[0] and "Missing prediction for" not in out.stderr
+    # the official per-question lines, on stdout before the JSON, behind a flag
+    assert metrics.main([str(SQUAD2), pred_file, "--official-missing"]) == 0
     captured = capsys.readouterr()
-    json.loads(captured.out)  # stdout stays pure JSON
-    assert captured.err.count("Missing prediction for ") == len(missing)
+    head, _, body = captured.out.partition("{")
+    assert head.count("Missing prediction for ") == len(missing) and json.loads("{" + body)
+
+
+def test_cli_counts_predicted_ids_that_are_not_in_the_data(tmp_path):
+    preds, _ = adversarial(SQUAD2, seed=5)
+    preds.update({"not-a-question-1": "x", "not-a-question-2": ""})
+    out = subprocess.run([sys.executable, "-m", "qarepro.cli", "score", str(SQUAD2), str(write(tmp_path, "p.json", preds))],
+                         capture_output=True, text=True, cwd=paths.ROOT)
+    assert out.returncode == 0 and json.loads(out.stdout)["total"] == len(_qids(SQUAD2))
+    assert "2 predicted id(s) are not questions of the data (first: not-a-question-1, not-a-question-2)" in out.stderr
+    result = metrics.score_detailed(str(SQUAD2), preds)
+    assert result.unknown_ids == ["not-a-question-1", "not-a-question-2"]
+
+
+def test_cli_ends_quietly_when_the_reader_closes_the_pipe(tmp_path):
+    preds, _ = adversarial(SQUAD2, seed=5, drop_fraction=0.1)
+    pred_file = write(tmp_path, "p.json", preds)
+    # `true` exits without reading, so every write of the scorer meets a closed pipe
+    cmd = f"{sys.executable} -m qarepro.cli score {SQUAD2} {pred_file} --official-missing | true"
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, cwd=paths.ROOT)
+    assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr and out.returncode == 0
+    cmd = f"{sys.executable} -m qarepro.cli score {SQUAD2} {pred_file} --official-missing | head -n 1"
+    out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=paths.ROOT)
+    assert out.stdout.startswith("Missing prediction for ") and out.stdout.count("\n") == 1
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,8 @@ def test_exactly_one_parameters_cell_of_plain_literals(stage):
     assert names["profile"] == "smoke"
     if stage in pipeline.PER_CARD_STAGES:
         assert names["card"] in pipeline.load_profile("smoke").cards and names["overrides"] == {}
+    elif stage in ("05_ablations",):
+        assert set(names) == {"profile", "rerender"} and names["rerender"] is False
     else:
         assert set(names) == {"profile"}
 

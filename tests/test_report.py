@@ -384,3 +384,87 @@ def test_ablation_table_averages_datasets_and_compares_with_the_card_setting_at_
     assert rows["1.0"]["mean f1"] == "63.00" and rows["1.0"]["vs card setting"] == "-2.00"
     assert rows["5.0"]["vs card setting"] == "+0.00" and rows["5.0"]["seeds"] == "42"
     assert report.ablation_table({"runs": []}).empty
+
+
+# --------------------------------------------------------------------------------------------
+# The gain over seeds, pocket verdicts, display without reprs
+
+
+def _seed_runs(card="bert-medium-squad2-distilled", gains=((42, 60.0, 55.0), (43, 62.0, 56.0), (44, 61.0, 57.0))):
+    runs = []
+    for ds, shift in (("d1", 0.0), ("d2", 10.0)):
+        for seed, distilled, base in gains:
+            runs.append({"card": card, "dataset": ds, "factor": "seed", "value": seed, "seed": seed,
+                         "decoder": "hf", "f1": distilled + shift, "center": False, "is_base": False})
+            runs.append({"card": card, "dataset": ds, "factor": "baseline_seed", "value": seed, "seed": seed,
+                         "decoder": "hf", "f1": base + shift, "center": False, "is_base": seed == 42})
+    return runs
+
+
+def test_gain_summary_pairs_seeds_and_gives_a_t_interval():
+    g = report.gain_summary(_seed_runs())
+    assert list(g["dataset"]) == ["d1", "d2", "mean of 2 sets"]
+    row = g.iloc[0]
+    # paired gains 5, 6, 4: mean 5, sd 1, t(2) = 4.303 -> half-width 4.303 / sqrt(3)
+    assert math.isclose(row.gain, 5.0) and math.isclose(row.gain_sd, 1.0)
+    assert math.isclose(row.low, 5.0 - 4.303 / math.sqrt(3)) and math.isclose(row.high, 5.0 + 4.303 / math.sqrt(3))
+    assert row.seeds == "42, 43, 44" and row.positive == "3 of 3"
+    assert report.gain_direction(row.to_dict()) == report.GAIN_SHOWN
+    noisy = report.gain_summary(_seed_runs(gains=((42, 60.0, 55.0), (43, 55.0, 58.0))))
+    assert report.gain_direction(noisy.iloc[0].to_dict()) == report.GAIN_NOT_SHOWN
+
+
+def test_pocket_comparison_marks_absolute_scores_not_comparable_and_judges_the_gain():
+    c = qclaims.load_claims("bert-medium-squad2-distilled")
+    rep = {"distilled": {"squad_v2-validation": {"exact": 20.0, "f1": 25.0}}}
+    gains = report.gain_summary(_seed_runs())
+    t = report.compare(c, rep, purpose="pocket", gains=gains)
+    scored = t[t.model == "distilled"]
+    assert set(scored.verdict) == {report.NOT_COMPARABLE}  # bert-medium claims squad_v2 only
+    assert report.OUTSIDE not in set(t.verdict)
+    gain = t[t.claim == "guide/gain"].iloc[0]
+    assert gain.verdict == report.GAIN_SHOWN and gain.measured_on == "mean of 2 sets"
+    assert math.isclose(gain.reproduced, 5.0) and " to " in gain.interval
+    wide = report.wide_table(t)
+    assert any("not comparable" in str(v) for v in wide["distilled"])
+    counts = report.verdict_counts(t)
+    assert counts[report.GAIN_SHOWN] == 1 and report.OUTSIDE not in counts
+    text = report.headline("pocket", t, gains)
+    assert "+5.00" in text and "not comparable" in text and "+3.2" in text
+
+
+def test_display_tables_hold_no_python_reprs():
+    df = pd.DataFrame([{"overrides": {"temperature": 1.0}, "shape": [1605, 2, 192], "f1": 13.333333333,
+                        "lr": 3e-05, "flag": True, "none": None}])
+    html = report.display_table(df).to_html()
+    assert "{'" not in html and "[1605" not in html and "13.333" not in html
+    assert "temperature=1.00" in html and "1605 × 2 × 192" in html and "13.33" in html and "3.0e-05" in html
+    long = pd.DataFrame({"x": range(300)})
+    assert "…" not in report.display_table(long).to_html() and ">299<" in report.display_table(long).to_html()
+
+
+def test_headline_figure_and_ablation_bars_are_over_seeds(tmp_path):
+    import matplotlib.pyplot as plt
+
+    runs = _seed_runs()
+    fig = report.plot_headline(runs, {"d1": {"f1": 70.0}, "d2": {"f1": 75.0}}, path=tmp_path / "h.png")
+    assert _is_png(tmp_path / "h.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "teacher (one run)"
+    assert "sd over those seeds" in " ".join(t.get_text() for t in ax.texts)
+    plt.close(fig)
+    grid = runs + [{"card": runs[0]["card"], "dataset": ds, "factor": "temperature", "value": 1.0, "seed": s,
+                    "f1": f, "center": False} for ds, s, f in (("d1", 42, 50.0), ("d2", 42, 60.0), ("d1", 43, 52.0), ("d2", 43, 62.0))]
+    fig = report.plot_ablations(pd.DataFrame(grid), path=tmp_path / "a.png")
+    (line,) = [c for c in fig.axes[0].containers]  # one errorbar container
+    # the point is the mean over seeds of each seed's mean over datasets: (55 + 57) / 2
+    assert math.isclose(line.lines[0].get_ydata()[0], 56.0)
+    assert "sd over" in " ".join(t.get_text() for t in fig.texts)
+    plt.close(fig)
+
+
+def test_plan_and_runs_are_summarised():
+    plan = [{"card": "c", "factor": "temperature", "value": v, "seed": 42, "overrides": {"temperature": v}} for v in (1, 5)]
+    s = report.plan_summary(plan)
+    assert s.to_dict("records") == [{"card": "c", "factor": "temperature", "values": "1, 5", "seeds": "42", "rows": 2}]
+    assert report.plan_table(plan)["overrides"].tolist() == ["temperature=1", "temperature=5"]

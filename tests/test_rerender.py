@@ -1,0 +1,58 @@
+"""Re-rendering a finished stage from its records (qarepro.rerender): nothing trained, the
+stage's JSON untouched, the re-render recorded beside it."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from qarepro import io as qio
+from qarepro import paths, pipeline, rerender
+
+
+def _records(profile: str) -> None:
+    card = pipeline.load_profile(profile).ablation.cards[0]
+    runs = []
+    for ds, shift in (("d1", 0.0), ("d2", 5.0)):
+        for seed, d, b in ((42, 30.0, 20.0), (43, 32.0, 21.0)):
+            for factor, f1 in (("seed", d), ("baseline_seed", b)):
+                runs.append({"card": card, "factor": factor, "value": seed, "seed": seed, "decoder": "hf",
+                             "center": False, "run": f"{factor}{seed}", "dataset": ds, "exact": f1 - 5,
+                             "f1": f1 + shift, "HasAns_f1": f1 + shift, "NoAns_f1": None,
+                             "is_base": factor == "baseline_seed" and seed == 42,
+                             "metrics": {"f1": f1 + shift}, "run_dir": "outputs/runs/x"})
+    gains = json.loads(json.dumps(pipeline._plain(pipeline.distillation_gain(pd.DataFrame(runs)))))
+    res = pipeline.results_dir(profile)
+    qio.write_json(res / "04_evaluate.json", {"models": {"teacher-x": {"card": card, "role": "teacher",
+                                                                       "metrics": {"d1": {"f1": 40.0}, "d2": {"f1": 45.0}}}}})
+    qio.write_json(res / "05_ablations.json", {"stage": "05_ablations", "runs": runs, "gains": gains,
+                                               "provenance": {"created_utc": "then", "git": {"commit": "abc"},
+                                                              "timings": {"stage_s": 4251.0}}})
+
+
+@pytest.mark.slow
+def test_05_is_rerendered_from_its_records_without_touching_them():
+    prof = pipeline.load_profile("smoke")
+    _records(prof.name)
+    target = pipeline.target(prof.name, "05_ablations")
+    before = target.read_bytes()
+    pipeline.ensure_kernel()
+    dest = rerender.rerender("05_ablations", prof)
+    assert target.read_bytes() == before  # the run's record (and its 4251 s) stays as it was
+    rec = qio.read_json(dest)
+    assert rec["record"]["stage_s"] == 4251.0 and rec["same_runs"] and rec["same_gains"]
+    assert rec["provenance"]["timings"]["stage_s"] < 4251.0 and rec["rerender_of"] == "outputs/smoke/05_ablations.json"
+    html = (paths.reports(prof.name) / "05_ablations.html").read_text()
+    full = (paths.reports(prof.name) / "05_ablations.full.html").read_text()
+    assert "gain shown" in html and "95% t-interval over seeds" in html
+    assert "Detail: every planned row" in full and "Detail: every planned row" not in html
+
+
+def test_rerender_refuses_what_has_no_record():
+    prof = pipeline.load_profile("smoke")
+    with pytest.raises(pipeline.PipelineError, match="nothing to re-render"):
+        rerender.rerender("05_ablations", prof)
+    with pytest.raises(pipeline.PipelineError, match="cannot be re-rendered"):
+        rerender.rerender("04_evaluate", prof)
