@@ -19,7 +19,7 @@ RUN := $(PY) -m qarepro.pipeline run
 # the profile's cards (03_distill runs once per card); read lazily, only where needed
 CARDS = $(shell $(PY) -c 'import yaml; print(" ".join(yaml.safe_load(open("$(PROFILE_FILE)"))["cards"]))' 2>/dev/null)
 
-.PHONY: help setup test reproduce smoke verify rerun clean-results bench lab
+.PHONY: help setup test reproduce smoke verify rerun rehearse clean-results bench lab
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -53,6 +53,9 @@ lab: | $(VENV)/.installed ## JupyterLab on notebooks/ (127.0.0.1) with the proje
 	$(PY) -c 'from qarepro.pipeline import ensure_kernel; ensure_kernel()'
 	QAREPRO_PROFILE=$(or $(QAREPRO_PROFILE),smoke) $(PY) -m jupyterlab --notebook-dir=$(NB) \
 	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --MappingKernelManager.default_kernel_name=python3 --allow-root
+
+rehearse: | $(VENV)/.installed ## The hub path rehearsed: reproduce + verify PROFILE=rehearsal against a loopback hub (outputs/bench/hub_rehearsal.json)
+	bash scripts/rehearse_hub.sh
 
 RERUN ?= $(OUTPUTS)/rerun
 rerun: $(RES)/06_report.json ## Run PROFILE again from scratch into RERUN (outputs/rerun) and compare every metric with the first run
