@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence, TypeVar
 
 import yaml
 
+from .io import atomic_path
+
 T = TypeVar("T")
 
 
@@ -34,7 +36,17 @@ def field(default: Any = dataclasses.MISSING, *, choices: Sequence[Any] | None =
     return dataclasses.field(**kwargs)
 
 
+def choices(cls: type, name: str) -> tuple[Any, ...]:
+    """The allowed values of field `name` of config dataclass `cls` (its `choices`)."""
+    (f,) = [f for f in dataclasses.fields(cls) if f.name == name]
+    if not f.metadata.get("choices"):
+        raise ValueError(f"{cls.__name__}.{name} has no choices")
+    return f.metadata["choices"]
+
+
 def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is not None:  # list[int], str | None: the whole annotation
+        return str(tp).replace("typing.", "")
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
@@ -150,13 +162,31 @@ def load(cls: type[T], path: str | os.PathLike | None = None,
     return from_mapping(cls, {**base, **extra}, source if not extra else f"{source} (+ overrides)")
 
 
+def fields_help(cls: type, indent: str = "  ") -> str:
+    """One line per field of config dataclass `cls`: name, type, default, choices and help text."""
+    hints = typing.get_type_hints(cls)
+    lines = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f"default {f.default!r}"
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f"default {f.default_factory()!r}"
+        else:
+            default = "required"
+        choices = f.metadata.get("choices")
+        facts = ", ".join([_type_name(hints[f.name]), default] + ([f"one of {list(choices)}"] if choices else []))
+        text = f.metadata.get("help") or ""
+        lines.append(f"{indent}{f.name} ({facts})" + (f": {text}" if text else ""))
+    return "\n".join(lines)
+
+
 def to_dict(cfg: Any) -> dict[str, Any]:
     """Resolved config as plain data, for provenance and for saving beside a run."""
     return dataclasses.asdict(cfg)
 
 
 def dump(cfg: Any, path: str | os.PathLike) -> None:
-    from .io import atomic_path
-
     with atomic_path(path) as tmp:
         tmp.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False), encoding="utf-8")
