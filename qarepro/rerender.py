@@ -1,6 +1,6 @@
 """Re-render the reports of a finished run from its records, without training or scoring again.
 
-    python -m qarepro.rerender --profile pocket-cpu 05_ablations 06_report
+    qarepro rerender --profile pocket-cpu 05_ablations 06_report   # or python -m qarepro.rerender
 
 `05_ablations` runs its notebook with `rerender=True`: the run records come from the stage's own
 JSON (`outputs/<profile>/05_ablations.json`), so no model has to be on disk, and every table and
@@ -22,10 +22,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from . import io as qio
 from . import paths, pipeline
+from .config import ConfigError
+from .report import render_notebook
 
 FROM_RECORDS = ("05_ablations",)      # notebooks with a `rerender` parameter
 RERUN = ("06_report",)                # notebooks that only read records: run again as they are
@@ -47,10 +49,7 @@ def rerender(stage: str, profile: pipeline.Profile) -> Path:
         return pipeline.run_stage(stage, profile)
     if stage not in FROM_RECORDS:
         raise pipeline.PipelineError(f"{stage} cannot be re-rendered from its records (only {', '.join(STAGES)})")
-    import papermill as pm
-
-    from .report import render_notebook
-
+    import papermill as pm  # deferred: papermill (with nbclient) is slow to import; only 05 needs it
     tgt = pipeline.target(profile.name, stage)
     if not tgt.is_file():
         raise pipeline.PipelineError(f"{paths.portable_text(str(tgt))} is missing: nothing to re-render "
@@ -97,14 +96,14 @@ def rerender(stage: str, profile: pipeline.Profile) -> Path:
         "provenance": new.get("provenance"),
     }
     dest = qio.write_json(record_path(profile.name, stage), paths.portable(out))
-    pipeline._say(f"{profile.name}: {stage} re-rendered from its records in {out['rerender_s']:.0f} s "
+    pipeline.say(f"{profile.name}: {stage} re-rendered from its records in {out['rerender_s']:.0f} s "
                   f"(runs {'equal' if out['same_runs'] else 'DIFFER'}, gains {'equal' if out['same_gains'] else 'DIFFER'}) "
                   f"-> {paths.portable_text(str(dest))}")
     return dest
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m qarepro.rerender", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="qarepro rerender", description=__doc__.splitlines()[0])
     p.add_argument("stages", nargs="*", default=list(STAGES), choices=STAGES)
     p.add_argument("--profile", required=True)
     args = p.parse_args(argv)
@@ -114,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipeline.ensure_kernel()
         for stage in args.stages or STAGES:
             rerender(stage, profile)
-    except (pipeline.PipelineError, pipeline.ConfigError) as err:
+    except (pipeline.PipelineError, ConfigError) as err:
         print(f"qarepro: {err}", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,234 @@
+"""Profiles: which models, datasets and settings a run of the six notebooks uses.
+
+A profile is configs/profiles/<name>.yaml, loaded strictly (`load_profile`): `full` reproduces
+the cards (hub models, GPU), `smoke` checks the machinery offline in minutes (tiny models on the
+fixture sample). Nested sections (cards, tiny_models, ablations, speed) are checked as strictly
+as the top level, and the ablation values by the distillation config they go into.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from .. import claims as qclaims
+from .. import config, decode, paths
+from .. import predict as qpredict
+from ..config import ConfigError
+from ..data import REGISTRY
+from ..distill import DistillConfig, load_distill_config
+from ..report import PIPELINE_CHECK, POCKET
+
+TINY_PREFIX = "tiny:"
+
+# The ablation factors, one line each: the key under a profile's `ablations` -> the DistillConfig
+# field it varies. The profile's values get that field's type, and are checked by building each
+# ablated card's DistillConfig with them (its types, choices and ranges); ablation_plan varies
+# them in this order.
+ABLATION_FACTORS: dict[str, str] = {
+    "temperature": "temperature",
+    "weight": "distillation_loss_weight",
+    "loss": "loss_variant",
+    "seed": "seed",
+}
+
+
+@dataclass
+class CardPlan:
+    """How a profile runs one card."""
+    teacher: str = config.field(help="hub id, local directory, or tiny:<name> (built by 02_teachers)")
+    finetune_teacher: bool = config.field(False, help="fine-tune the teacher first (no fine-tuned teacher offline)")
+    student: str | None = config.field(None, help="student initialisation; None: the card config's own")
+    published: str | None = config.field(None, help="the card's published checkpoint (hub id or directory)")
+    distill_config: str | None = config.field(None, help="distillation config name or path; None: the card name")
+    overrides: dict[str, Any] = config.field({}, help="distillation config overrides for this card")
+
+
+_DISTILL_TYPES = typing.get_type_hints(DistillConfig)
+
+Ablations = dataclasses.make_dataclass("Ablations", [
+    ("cards", list[str], config.field([], help="the cards ablated (each one of the profile's cards)")),
+    *[(factor, list[_DISTILL_TYPES[key]], config.field([], help=f"values of DistillConfig.{key}"))
+      for factor, key in ABLATION_FACTORS.items()],
+    ("decoder", list[str], config.field([], help="decoders the card's own run is also scored with")),
+    ("datasets", list[str] | None, config.field(None, help="evaluated on these; None: the primary dataset")),
+], namespace={"__doc__": "One factor at a time around each card's own setting (factors: ABLATION_FACTORS)."})
+
+
+@dataclass
+class Speed:
+    examples: int = 64
+    batch_size: int = 32
+    latency_examples: int = 16
+
+
+@dataclass
+class TinyModel:
+    family: str = config.field(choices=["bert", "roberta"])
+    hidden_size: int = 32
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 64
+    vocab_size: int = 1000
+    seed: int = 0
+    tokenizer_from: str | None = config.field(None, help="share this tiny model's tokenizer (teacher/student pairs)")
+
+
+@dataclass
+class Profile:
+    name: str
+    description: str
+    purpose: str = config.field(choices=["reproduction", "pipeline_check", "pocket"])
+    eval_datasets: list[str] = config.field(help="registry keys every model is scored on")
+    cards: dict[str, Any] = config.field(help="card name -> CardPlan")
+    device: str = config.field("auto", choices=["auto", "cuda", "cpu"])
+    threads: int | None = config.field(None, help="torch CPU threads (None: torch's default)")
+    data_dir: str | None = config.field(None, help="folder of SQuAD JSON files; None: $QAREPRO_DATA_DIR, then the hub")
+    data_files: dict[str, Any] = config.field({}, help="registry key -> local file (relative to the repository)")
+    train_data: str | None = config.field(None, help="training set for every run; None: the card config's")
+    primary_dataset: str = "squad_v2-validation"
+    eval_limit: int | None = config.field(None, help="score only the first N questions of each dataset")
+    eval_sample: int | None = config.field(None, help="score N questions spread evenly over each dataset")
+    eval_batch_size: int = 32
+    decoder: str = config.field("hf", choices=decode.METHODS)
+    precision: str = config.field("auto", choices=config.choices(DistillConfig, "precision"))
+    eval_window: dict[str, Any] = config.field({}, help="WindowConfig fields for evaluation (default: the decoder's)")
+    tiny_models: dict[str, Any] = config.field({}, help="name -> TinyModel (qarepro.tiny)")
+    tiny_texts: list[str] = config.field([], help="files whose text trains the tiny tokenizers")
+    teacher_finetune: dict[str, Any] = config.field({}, help="config overrides when a teacher is fine-tuned")
+    ablations: dict[str, Any] = config.field({})
+    speed: dict[str, Any] = config.field({})
+    tolerance: float | None = config.field(None, help="EM/F1 points; None: the claims files' own")
+
+    # filled by load_profile (not keys of the file)
+    source: str = dataclasses.field(default="", repr=False, metadata={"internal": True})
+
+    @property
+    def plans(self) -> dict[str, CardPlan]:
+        return self.cards  # type: ignore[return-value]  (converted in load_profile)
+
+    @property
+    def ablation(self) -> Ablations:
+        return self.ablations  # type: ignore[return-value]
+
+    @property
+    def speed_cfg(self) -> Speed:
+        return self.speed  # type: ignore[return-value]
+
+    @property
+    def is_check(self) -> bool:
+        return self.purpose == "pipeline_check"
+
+    @property
+    def caveat(self) -> str | None:
+        """What the numbers of a profile that is not the full reproduction stand for."""
+        return {"pipeline_check": PIPELINE_CHECK, "pocket": POCKET}.get(self.purpose)
+
+    def train_datasets(self) -> list[str]:
+        """The training set of every card: the profile's, else each card config's own."""
+        if self.train_data:
+            return [self.train_data]
+        keys: list[str] = []
+        for card, plan in self.plans.items():
+            key = load_distill_config(plan.distill_config or card, plan.overrides).train_data
+            if key not in keys:
+                keys.append(key)
+        return keys
+
+    def datasets(self) -> list[str]:
+        """Every dataset the profile touches: training sets first, then evaluation sets."""
+        keys = self.train_datasets()
+        return keys + [k for k in self.eval_datasets if k not in keys]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.pop("source", None)
+        return d
+
+
+def profile_path(name_or_path: str | os.PathLike) -> Path:
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml"):
+        return p
+    return paths.PROFILES / f"{name_or_path}.yaml"
+
+
+def load_profile(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] | Sequence[str] | None = None) -> Profile:
+    """Load and validate a profile; nested sections are checked as strictly as the top level."""
+    path = profile_path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in paths.PROFILES.glob("*.yaml")))
+        raise ConfigError(f"profile {str(name_or_path)!r}: no file {path} (known profiles: {known})")
+    raw = config.load_yaml(path)
+    raw.update(config.parse_overrides(overrides))
+    if "source" in raw:
+        raise ConfigError(f"{path}: unknown key(s) 'source'")
+    src = str(path)
+    prof = config.from_mapping(Profile, raw, src)
+    if prof.name != path.stem and path.parent == paths.PROFILES:
+        raise ConfigError(f"{src}: key 'name' is {prof.name!r} but the file is {path.name}")
+    prof.source = src
+    prof.cards = {card: config.from_mapping(CardPlan, plan or {}, f"{src}: cards.{card}")
+                  for card, plan in prof.cards.items()}
+    if not prof.cards:
+        raise ConfigError(f"{src}: key 'cards' names no card")
+    prof.tiny_models = {n: config.from_mapping(TinyModel, spec or {}, f"{src}: tiny_models.{n}")
+                        for n, spec in prof.tiny_models.items()}
+    prof.ablations = config.from_mapping(Ablations, prof.ablations or {}, f"{src}: ablations")
+    prof.speed = config.from_mapping(Speed, prof.speed or {}, f"{src}: speed")
+    _check_profile(prof, src)
+    return prof
+
+
+def _check_profile(prof: Profile, src: str) -> None:
+    for key in [*prof.eval_datasets, prof.primary_dataset, *(prof.train_data and [prof.train_data] or []),
+                *prof.data_files]:
+        if key not in REGISTRY:
+            raise ConfigError(f"{src}: dataset {key!r} is not a registry key (known: {', '.join(REGISTRY)})")
+    if prof.primary_dataset not in prof.eval_datasets:
+        raise ConfigError(f"{src}: primary_dataset {prof.primary_dataset!r} is not in eval_datasets")
+    for key, file in prof.data_files.items():
+        if not isinstance(file, str):
+            raise ConfigError(f"{src}: data_files.{key}: expected a path string")
+    for card, plan in prof.plans.items():
+        if not qclaims.claims_path(card).is_file():
+            raise ConfigError(f"{src}: cards.{card}: no claims file {qclaims.claims_path(card)}")
+        for ref in (plan.teacher, plan.student):
+            if ref and ref.startswith(TINY_PREFIX) and ref[len(TINY_PREFIX):] not in prof.tiny_models:
+                raise ConfigError(f"{src}: cards.{card}: {ref!r} is not in tiny_models")
+    for name, spec in prof.tiny_models.items():
+        src_ = spec.tokenizer_from
+        if src_ is not None and (src_ not in prof.tiny_models or prof.tiny_models[src_].tokenizer_from
+                                 or prof.tiny_models[src_].family != spec.family):
+            raise ConfigError(f"{src}: tiny_models.{name}.tokenizer_from: {src_!r} must be another tiny model "
+                              f"of family {spec.family} that builds its own tokenizer")
+    decoders = config.choices(Profile, "decoder")
+    for decoder in decoders:
+        try:
+            eval_window(prof, decoder)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"{src}: eval_window: {err}") from None
+    ab = prof.ablation
+    for card in ab.cards:
+        if card not in prof.cards:
+            raise ConfigError(f"{src}: ablations.cards: {card!r} is not in cards")
+    for d in ab.decoder:
+        if d not in decoders:
+            raise ConfigError(f"{src}: ablations.decoder: {d!r} is not one of {list(decoders)}")
+    for factor, key in ABLATION_FACTORS.items():
+        for value in getattr(ab, factor):
+            for card in ab.cards or prof.plans:
+                plan = prof.plans[card]
+                try:
+                    load_distill_config(plan.distill_config or card, {**plan.overrides, key: value})
+                except ConfigError as err:
+                    raise ConfigError(f"{src}: ablations.{factor}: {value!r} does not fit card {card}: {err}") from None
+
+
+def eval_window(profile: Profile, decoder: str):
+    """Evaluation windows: the decoder's default (qarepro.predict), with the profile's eval_window on top."""
+    return dataclasses.replace(qpredict.default_window(decoder), **profile.eval_window)

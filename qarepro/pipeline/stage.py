@@ -1,0 +1,192 @@
+"""The notebook contract: `start(stage, profile)` at the top of a notebook, `finish(stage, result)` at
+the end; in between a `Stage` names the stage's figures, titles, timings and earlier results.
+
+`finish` writes the stage's metrics JSON (with provenance). That JSON is the make target; under
+the runner it goes to a staging file that the runner moves onto the target only once the
+notebook has run and its reports are rendered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datasets
+
+from .. import io as qio
+from .. import paths, provenance
+from .layout import PipelineError, data_dir, results_dir, short_path, target
+from .profile import Profile, load_profile
+
+STAGES = ("01_data_prep", "02_teachers", "03_distill", "04_evaluate", "05_ablations", "06_report")
+
+
+PER_CARD_STAGES = ("03_distill",)
+
+
+STAGE_OUTPUT_ENV = "QAREPRO_STAGE_OUTPUT"   # set by the runner: where finish() writes (staging)
+
+
+PROFILE_ENV = "QAREPRO_PROFILE"            # make lab: the profile a notebook opened by hand uses
+
+
+QUIET_ENV = (("TRANSFORMERS_VERBOSITY", "error"), ("TOKENIZERS_PARALLELISM", "false"),
+             ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"), ("TQDM_DISABLE", "1"), ("HF_HUB_DISABLE_PROGRESS_BARS", "1"))
+
+
+@dataclass
+class Stage:
+    name: str
+    profile: Profile
+    card: str | None = None
+    t0: float = 0.0
+    fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)
+    configs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    seeds: dict[str, Any] = dataclasses.field(default_factory=dict)
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def results(self) -> Path:
+        return results_dir(self.profile.name)
+
+    @property
+    def target(self) -> Path:
+        return target(self.profile.name, self.name, self.card)
+
+    def figure(self, name: str) -> Path:
+        stem = self.name + (f"-{self.card}" if self.card else "")
+        return self.results / "figures" / f"{stem}-{name}.png"
+
+    def previous(self, stage: str, card: str | None = None) -> dict[str, Any]:
+        path = target(self.profile.name, stage, card)
+        if not path.is_file():
+            what = f"{stage}" + (f" for {card}" if card else "")
+            raise PipelineError(f"{path} is missing: run {what} first "
+                                f"(`qarepro run {stage} --profile {self.profile.name}`, or make)")
+        return paths.resolve(qio.read_json(path))  # records name paths relative to the project
+
+    @property
+    def data_dir(self) -> str | None:
+        return data_dir(self.profile)
+
+    @contextlib.contextmanager
+    def timed(self, what: str):
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[what] = round(self.timings.get(what, 0.0) + time.perf_counter() - t, 3)
+
+    def title(self, text: str) -> str:
+        """A figure title, marked as a pipeline check where the profile is one."""
+        suffix = {"pipeline_check": " (pipeline check, not a reproduction)", "pocket": " (pocket reproduction)"}
+        return text + suffix.get(self.profile.purpose, "")
+
+    def summary(self) -> str:
+        p = self.profile
+        lines = [f"**Stage** `{self.name}`" + (f" — card `{self.card}`" if self.card else ""),
+                 f"**Profile** `{p.name}` ({short_path(str(p.source))}): {p.description}"]
+        if p.caveat:
+            lines.append(f"> **{p.caveat}.**")
+        lines.append(f"**Device** {device(p)}; **datasets** {', '.join(p.eval_datasets)}")
+        return "\n\n".join(lines)
+
+
+def device(profile: Profile) -> str:
+    if profile.device != "auto":
+        return profile.device
+    try:
+        import torch  # deferred: torch takes seconds to import and most callers never need it
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def start(stage: str, profile: str | Profile, card: str | None = None) -> Stage:
+    """Begin a stage in a notebook: quiet the libraries, load the profile, set threads."""
+    quiet()
+    if os.environ.get(PROFILE_ENV) and not os.environ.get(STAGE_OUTPUT_ENV) and not isinstance(profile, Profile):
+        profile = os.environ[PROFILE_ENV]  # an interactive session (make lab), not the runner
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    if stage not in STAGES:
+        raise PipelineError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
+    if card is not None and card not in prof.cards:
+        raise PipelineError(f"card {card!r} is not in profile {prof.name} (cards: {', '.join(prof.cards)})")
+    if prof.threads:
+        import torch  # deferred: only profiles that set threads (or ask for cuda) need torch here
+
+        torch.set_num_threads(prof.threads)
+    if prof.device == "cuda":
+        import torch  # deferred, as above
+
+        if not torch.cuda.is_available():
+            raise PipelineError(f"profile {prof.name} asks for device cuda, but torch sees no GPU "
+                                f"(use a GPU machine, or a profile with device: cpu or auto)")
+    return Stage(stage, prof, card, time.perf_counter())
+
+
+class _LongInputFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Token indices sequence length" not in str(record.msg)
+
+
+def quiet() -> None:
+    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
+    # features.py tokenises whole contexts before windowing them: the tokenizer's length warning is moot
+    tok_log = logging.getLogger("transformers.tokenization_utils_base")
+    if not any(isinstance(f, _LongInputFilter) for f in tok_log.filters):
+        tok_log.addFilter(_LongInputFilter())
+    for var, val in QUIET_ENV:
+        os.environ.setdefault(var, val)
+    logging.getLogger("qarepro").setLevel(logging.WARNING)
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    with contextlib.suppress(ImportError):
+        import transformers  # deferred: seconds to import; stages 01 and 06 never load a model
+
+        transformers.logging.set_verbosity_error()
+
+
+def finish(stage: Stage, result: dict[str, Any]) -> None:
+    """Write the stage's metrics JSON (with provenance) atomically; returns its path. Under the
+    runner it goes to a staging file that the runner moves onto the target once reports exist."""
+    stage.timings["stage_s"] = round(time.perf_counter() - stage.t0, 3)
+    out = {
+        "stage": stage.name, "profile": stage.profile.name, "card": stage.card,
+        "purpose": stage.profile.purpose,
+        "label": stage.profile.caveat or "reproduction",
+        **result,
+        "provenance": provenance.collect(
+            profile=stage.profile.to_dict(), config=stage.configs, seeds=stage.seeds,
+            datasets=stage.fingerprints, timings=stage.timings),
+    }
+    dest = Path(os.environ.get(STAGE_OUTPUT_ENV) or stage.target)
+    qio.write_json(dest, paths.portable(plain(out)))
+    print(f"{stage.name}: metrics JSON -> {short_path(str(stage.target))}"
+          + (" (once the reports are rendered)" if dest != stage.target else ""))
+    return None
+
+
+def plain(obj: Any) -> Any:
+    """JSON-safe copy (numpy scalars, paths, NaN -> None)."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        with contextlib.suppress(Exception):
+            obj = obj.item()
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    return obj

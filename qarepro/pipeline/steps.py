@@ -1,0 +1,423 @@
+"""The steps the six notebooks call, stage by stage (01 data … 06 report).
+
+Each takes the notebook's `Stage` and returns plain data or a data frame for the notebook to
+show; what a step trains or scores goes through `runs` (train-or-reuse, evaluate-or-reuse).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import data as qdata
+from .. import distill, paths, report
+from .. import features as qfeatures
+from .. import io as qio
+from .. import predict as qpredict
+from ..report import threshold_curve
+from ..tiny import build_tiny_qa_model, fixture_texts
+from .layout import PipelineError, resolve_model, short_path
+from .profile import ABLATION_FACTORS, TINY_PREFIX, eval_window
+from .runs import (K_SEED, NO_DISTILLATION, card_config, config_dict, evaluate_or_reuse, model_dir,
+                   run_identity, train_metrics, train_or_reuse)
+from .stage import Stage, device
+
+# --------------------------------------------------------------------------------------------
+# 01 data preparation
+
+
+def data_prep(stage: Stage):
+    """Load and validate every dataset of the profile; counts, fingerprints, where each came from."""
+    folder = stage.data_dir
+    rows, info = [], {}
+    for key in stage.profile.datasets():
+        with stage.timed(f"load:{key}"):
+            examples = qdata.load_examples(key, folder)
+        spec = qdata.REGISTRY[key]
+        local = Path(folder) / spec.filename if folder else None
+        from_hub = local is None or not local.is_file()
+        origin = f"hub {spec.hub_ref}" if from_hub else str(local)
+        counts = qdata.describe(examples)
+        fp = qdata.fingerprint(examples)
+        stage.fingerprints[key] = fp
+        role = "train" if key in stage.profile.train_datasets() else "eval"
+        info[key] = {"role": role, **counts, "fingerprint": fp, "source": origin,
+                     **({"hub": qdata.hub_source(key)} if from_hub else {})}
+        rows.append({"dataset": key, "role": role, **counts, "fingerprint": fp, "source": short_path(origin)})
+    fp_file = qio.write_json(stage.results / "fingerprints.json", {"profile": stage.profile.name, "datasets": stage.fingerprints})
+    return pd.DataFrame(rows), {"datasets": info, "fingerprints_file": str(fp_file)}
+
+
+# --------------------------------------------------------------------------------------------
+# 02 teachers
+
+
+def build_tiny_models(stage: Stage):
+    """Build the profile's tiny models (once; an existing complete one is kept). A model with
+    `tokenizer_from` gets that model's tokenizer, so that a teacher and its student tokenise alike."""
+    prof = stage.profile
+    if not prof.tiny_models:
+        return pd.DataFrame()
+    texts = fixture_texts([paths.ROOT / t for t in prof.tiny_texts]) if prof.tiny_texts else None
+    order = sorted(prof.tiny_models, key=lambda n: prof.tiny_models[n].tokenizer_from is not None)
+    rows = []
+    for name in order:
+        spec = prof.tiny_models[name]
+        out = Path(resolve_model(TINY_PREFIX + name, prof))
+        if not (out / "qarepro_tiny.json").is_file():
+            if not texts:
+                raise PipelineError(f"profile {prof.name}: tiny_models need tiny_texts (files to train tokenizers on)")
+            tmp = out.with_name(f".{out.name}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            with stage.timed("build_tiny_models"):
+                build_tiny_qa_model(spec.family, tmp, texts, vocab_size=spec.vocab_size, hidden_size=spec.hidden_size,
+                                    num_layers=spec.num_layers, num_heads=spec.num_heads,
+                                    intermediate_size=spec.intermediate_size, seed=spec.seed)
+                if spec.tokenizer_from:
+                    _share_tokenizer(Path(resolve_model(TINY_PREFIX + spec.tokenizer_from, prof)), tmp)
+            shutil.rmtree(out, ignore_errors=True)
+            tmp.rename(out)
+        rows.append({"model": TINY_PREFIX + name, **dataclasses.asdict(spec), "path": short_path(str(out))})
+    return pd.DataFrame(rows)
+
+
+def _share_tokenizer(source: Path, model: Path) -> None:
+    """Replace `model`'s tokenizer files by `source`'s, resizing the (random) embeddings to match."""
+    # deferred: transformers takes seconds to import, and only profiles with tiny models get here
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    keep = {"config.json", "qarepro_tiny.json", "model.safetensors", "pytorch_model.bin", "generation_config.json"}
+    for f in model.iterdir():
+        if f.is_file() and f.name not in keep:
+            f.unlink()
+    for f in source.iterdir():
+        if f.is_file() and f.name not in keep:
+            shutil.copyfile(f, model / f.name)
+    tok = AutoTokenizer.from_pretrained(str(model))
+    qa = AutoModelForQuestionAnswering.from_pretrained(str(model))
+    if qa.config.vocab_size != len(tok):
+        qa.resize_token_embeddings(len(tok))
+        qa.save_pretrained(str(model))
+
+
+def prepare_teachers(stage: Stage) -> dict[str, Any]:
+    """Per card: the teacher (fine-tuned first where the profile says so), scored on every
+    evaluation dataset, and its logits cached over the card's training features."""
+    prof = stage.profile
+    out: dict[str, Any] = {}
+    for card, plan in prof.plans.items():
+        init = resolve_model(plan.teacher, prof)
+        entry: dict[str, Any] = {"teacher_source": plan.teacher, "finetuned": plan.finetune_teacher}
+        if plan.finetune_teacher:
+            # distillation-only keys are neutral without a teacher; fixing them lets cards that
+            # fine-tune the same teacher the same way share one run (named by its identity)
+            ov = {**NO_DISTILLATION, **prof.teacher_finetune}
+            probe = card_config(stage, card, student=init, overrides=ov)
+            cfg = card_config(stage, card, student=init, overrides=ov,
+                              run_name=f"teacher-{run_identity(config_dict(probe))}")
+            stage.configs[f"teacher-finetune:{card}"] = config_dict(cfg)
+            with stage.timed(f"finetune_teacher:{card}"):
+                run = train_or_reuse(cfg)
+            teacher = str(model_dir(run))
+            entry["finetune_run"] = str(run)
+        else:
+            teacher = init
+        entry["teacher"] = teacher
+        with stage.timed(f"evaluate_teacher:{card}"):
+            summary = evaluate_or_reuse(stage, f"teacher-{card}", teacher)
+        entry["metrics"] = {k: v["metrics"] for k, v in summary["results"].items()}
+        cfg = card_config(stage, card, teacher=teacher)
+        stage.configs[f"cache:{card}"] = config_dict(cfg)
+        with stage.timed(f"cache_teacher:{card}"):
+            cache = distill.cache_teacher(cfg)
+        entry["teacher_cache"] = str(getattr(cache, "path", cache))
+        out[card] = entry
+    return out
+
+
+def teacher_table(teachers: Mapping[str, Any]):
+    rows = []
+    for card, t in teachers.items():
+        for ds, m in t["metrics"].items():
+            rows.append({"card": card, "teacher": short_path(t["teacher"]), "fine-tuned here": t["finetuned"],
+                         "dataset": ds, "EM": m.get("exact"), "F1": m.get("f1"), "HasAns F1": m.get("HasAns_f1"),
+                         "NoAns F1": m.get("NoAns_f1"), "questions": m.get("total")})
+    return pd.DataFrame(rows).round(2)
+
+
+def cache_table(teachers: Mapping[str, Any]):
+    rows = []
+    for card, t in teachers.items():
+        meta_file = Path(t["teacher_cache"]) / "meta.json"
+        meta = qio.read_json(meta_file) if meta_file.is_file() else {}
+        rows.append({"card": card, "cache": short_path(t["teacher_cache"]), "rows (features)": meta.get("rows"),
+                     "shape": " × ".join(map(str, meta["shape"])) if meta.get("shape") else None,
+                     "dtype": meta.get("dtype"), "seconds": meta.get("seconds")})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# 03 distillation
+
+
+def distill_card(stage: Stage, card: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Train the card's student with its teacher from 02_teachers (logits from the cache)."""
+    teachers = stage.previous("02_teachers")["teachers"]
+    cfg = card_config(stage, card, teacher=teachers[card]["teacher"], overrides=overrides,
+                      run_name=f"distilled-{card}")
+    cd = config_dict(cfg)
+    stage.configs[card] = cd
+    stage.seeds["train"] = cd.get(K_SEED)
+    with stage.timed("train"):
+        model = train_or_reuse(cfg)
+    return {"card": card, "model": str(model), "run_dir": str(Path(model).parent), "config": cd,
+            "config_hash": run_identity(cd), "train": train_metrics(model)}
+
+
+# --------------------------------------------------------------------------------------------
+# 04 evaluation
+
+
+def models_to_evaluate(stage: Stage) -> list[dict[str, Any]]:
+    """Every model 04_evaluate scores: per card the teacher, the distilled student we trained, and
+    the published checkpoint where the profile names one."""
+    prof = stage.profile
+    teachers = stage.previous("02_teachers")["teachers"]
+    rows = []
+    for card, plan in prof.plans.items():
+        distilled = stage.previous("03_distill", card)
+        rows.append({"card": card, "role": "teacher", "label": f"teacher-{card}", "model": teachers[card]["teacher"]})
+        rows.append({"card": card, "role": "distilled", "label": f"distilled-{card}", "model": distilled["model"]})
+        if plan.published:
+            rows.append({"card": card, "role": "published", "label": f"published-{card}",
+                         "model": resolve_model(plan.published, prof)})
+    return rows
+
+
+def evaluate_all(stage: Stage) -> dict[str, Any]:
+    models = models_to_evaluate(stage)
+    out = {}
+    for m in models:
+        with stage.timed(f"evaluate:{m['label']}"):
+            summary = evaluate_or_reuse(stage, m["label"], m["model"])
+        out[m["label"]] = {**m, "n_parameters": summary.get("n_parameters"),
+                           "metrics": {k: v["metrics"] for k, v in summary["results"].items()},
+                           "eval_dir": str(stage.results / "eval" / m["label"])}
+    return out
+
+
+def metrics_table(evaluated: Mapping[str, Any], keys: Sequence[str] = ("exact", "f1", "HasAns_f1", "NoAns_f1")):
+    rows = []
+    for label, m in evaluated.items():
+        for ds, met in m["metrics"].items():
+            rows.append({"model": label, "card": m.get("card"), "role": m.get("role"), "dataset": ds,
+                         **{k: met.get(k) for k in keys}, "total": met.get("total")})
+    return pd.DataFrame(rows).round(2)
+
+
+def reproduced_by_card(evaluated: Mapping[str, Any], ablation_runs: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """{card: {published|distilled|teacher|base: {dataset: metrics}}} for report.compare."""
+    out: dict[str, dict[str, Any]] = {}
+    for m in evaluated.values():
+        out.setdefault(m["card"], {})[m["role"]] = m["metrics"]
+    for r in ablation_runs:
+        if r.get("is_base") and r.get("metrics"):  # the first baseline run: the card's own seed
+            out.setdefault(r["card"], {}).setdefault("base", {}).setdefault(r["dataset"], r["metrics"])
+    return out
+
+
+def measure_speed(model: str, examples, *, batch_size: int = 32, latency_examples: int = 16,
+                  device_name: str = "cpu", precision: str = "auto", window=None) -> dict[str, float]:
+    """Questions per second over `examples` (batched, model time only) and median latency of one
+    question at batch size 1 (all its windows in one batch)."""
+    qa_model, tok = qpredict.load_model(model)
+    feats = qfeatures.build_features(examples, tok, window or qpredict.default_window("hf"), use_cache=False)
+    qpredict.compute_logits(qa_model, feats.select(range(min(len(feats), batch_size))), batch_size,
+                            device_name, precision)  # warm-up
+    t = time.perf_counter()
+    qpredict.compute_logits(qa_model, feats, batch_size, device_name, precision)
+    batched = time.perf_counter() - t
+    index = np.asarray(feats["example_index"])
+    lat = []
+    for i in range(min(latency_examples, len(examples))):
+        rows = np.flatnonzero(index == i).tolist()
+        if not rows:
+            continue
+        sub = feats.select(rows)
+        t = time.perf_counter()
+        qpredict.compute_logits(qa_model, sub, len(rows), device_name, precision)
+        lat.append(time.perf_counter() - t)
+    return {"samples_per_s": len(examples) / max(batched, 1e-9), "latency_ms": 1000 * statistics.median(lat) if lat else None,
+            "n_questions": len(examples), "n_features": len(feats), "batch_size": batch_size,
+            "n_parameters": sum(p.numel() for p in qa_model.parameters())}
+
+
+def speed_table(stage: Stage, evaluated: Mapping[str, Any]):
+    prof = stage.profile
+    examples = qdata.load_examples(prof.primary_dataset, stage.data_dir, limit=prof.speed_cfg.examples)
+    rows = []
+    for label, m in evaluated.items():
+        with stage.timed(f"speed:{label}"):
+            s = measure_speed(m["model"], examples, batch_size=prof.speed_cfg.batch_size,
+                              latency_examples=prof.speed_cfg.latency_examples, device_name=device(prof),
+                              precision=prof.precision, window=eval_window(prof, prof.decoder))
+        rows.append({"model": label, "role": m["role"], "card": m["card"], **s})
+    return pd.DataFrame(rows).round(2)
+
+
+def threshold_curves(evaluated: Mapping[str, Any], stage: Stage, dataset: str | None = None):
+    """F1/EM against the no-answer threshold per model on `dataset` (default: the primary one)."""
+    dataset = dataset or stage.profile.primary_dataset
+    gold = qdata.to_squad_json(qdata.load_examples(dataset, stage.data_dir, limit=stage.profile.eval_limit,
+                                                   sample=stage.profile.eval_sample))
+    curves = {}
+    for label, m in evaluated.items():
+        d = Path(m["eval_dir"]) / dataset
+        if (d / "predictions.json").is_file() and (d / "na_prob.json").is_file():
+            nbest = qio.read_json(d / "nbest.json") if (d / "nbest.json").is_file() else None
+            curves[label] = threshold_curve(gold, qio.read_json(d / "predictions.json"),
+                                            qio.read_json(d / "na_prob.json"), nbest)
+    return curves
+
+
+# --------------------------------------------------------------------------------------------
+# 05 ablations
+
+
+BASELINE_SEED = "baseline_seed"  # ablation rows: the no-distillation baseline (weight 0) at each seed
+
+
+def ablation_plan(stage: Stage) -> list[dict[str, Any]]:
+    """One factor at a time around each card: rows (card, factor, value, seed, overrides, decoder)."""
+    prof = stage.profile
+    ab = prof.ablation
+    rows = []
+    for card in ab.cards:
+        centre = config_dict(card_config(stage, card))
+        seed0 = centre.get(K_SEED, 42)
+        base = {"card": card, "seed": seed0, "decoder": prof.decoder}
+        for factor, key in ABLATION_FACTORS.items():
+            for value in getattr(ab, factor):
+                ov = {key: value}
+                if factor == "weight" and float(value) == 0.0:
+                    # w = 0 ignores the teacher and the temperature: it is the no-distillation
+                    # baseline at this seed, so it is that run (trained once, shared by the cards)
+                    ov = {K_SEED: seed0, **NO_DISTILLATION}
+                rows.append({**base, "factor": factor, "value": value, "overrides": ov,
+                             "seed": value if factor == "seed" else seed0,
+                             "center": _same_value(centre.get(key), value)})
+        # The claim is "distilled beats not distilled": the baseline needs its seed spread too.
+        for value in ab.seed:
+            rows.append({**base, "factor": BASELINE_SEED, "value": value, "seed": value, "center": False,
+                         "overrides": {K_SEED: value, **NO_DISTILLATION}})
+        for dec in ab.decoder:
+            rows.append({**base, "factor": "decoder", "value": dec, "overrides": {}, "decoder": dec,
+                         "center": dec == prof.decoder})
+    return rows
+
+
+def _is_baseline(row: Mapping[str, Any]) -> bool:
+    """A no-distillation row: trained without a teacher, so one run serves every card."""
+    return all(row["overrides"].get(k) == v for k, v in NO_DISTILLATION.items())
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(float(a) - float(b)) < 1e-12
+    return a == b
+
+
+def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None):
+    """Train each distinct configuration once (runs named by config hash, so a rerun or a shared
+    centre point reuses it), then score it on the ablation datasets."""
+    prof = stage.profile
+    plan = list(plan if plan is not None else ablation_plan(stage))
+    teachers = stage.previous("02_teachers")["teachers"]
+    datasets = prof.ablation.datasets or [prof.primary_dataset]
+    rows = []
+    for r in plan:
+        card = r["card"]
+        cfg = card_config(stage, card, teacher=teachers[card]["teacher"], overrides=r["overrides"])
+        h = run_identity(config_dict(cfg))
+        distilled = stage.previous("03_distill", card)
+        if h == distilled.get("config_hash"):
+            model, run = distilled["model"], distilled["run_dir"]  # the card's own run (03_distill)
+        else:
+            # named by config alone: a configuration two cards share (the no-distillation baseline,
+            # or e.g. T 5 / w 0.75 when both cards distil the same teacher) is trained once
+            prefix = "baseline" if _is_baseline(r) else "ablation"
+            cfg = card_config(stage, card, teacher=teachers[card]["teacher"], overrides=r["overrides"],
+                              run_name=f"{prefix}-{h}")
+            stage.configs[f"ablation:{card}:{h}"] = config_dict(cfg)
+            with stage.timed(f"train:{card}:{h}"):
+                model = str(train_or_reuse(cfg))
+            run = str(Path(model).parent)
+        with stage.timed(f"evaluate:{card}:{h}:{r['decoder']}"):
+            summary = evaluate_or_reuse(stage, f"ablation-{card}-{h}-{r['decoder']}", model, datasets, decoder=r["decoder"],
+                               out_dir=stage.results / "ablations" / card / f"{h}-{r['decoder']}")
+        is_base = _is_baseline(r) and r["decoder"] == prof.decoder
+        for ds in datasets:  # a reused evaluation may hold more datasets than this grid asks for
+            m = summary["results"][ds]["metrics"]
+            rows.append({"card": card, "factor": r["factor"], "value": r["value"], "seed": r["seed"],
+                         "decoder": r["decoder"], "center": r["center"], "run": h, "dataset": ds,
+                         "exact": m["exact"], "f1": m["f1"], "HasAns_f1": m.get("HasAns_f1"),
+                         "NoAns_f1": m.get("NoAns_f1"), "is_base": is_base, "metrics": m, "run_dir": run})
+    return pd.DataFrame(rows)
+
+
+def distillation_gain(runs) -> list[dict[str, Any]]:
+    """Per card and dataset: mean F1 of the card's setting over seeds minus mean F1 of the same
+    student without distillation (weight 0) over the same seeds, with both seed spreads and the
+    per-seed paired differences (one seed only: the two single runs)."""
+    out = []
+    if not len(runs):
+        return out
+    for (card, ds), g in runs.groupby(["card", "dataset"]):
+        seeded = g[g["factor"] == "seed"]
+        centre = seeded if len(seeded) else g[(g["factor"] == "weight") & g["center"]]
+        seeded_base = g[g["factor"] == BASELINE_SEED]
+        base = seeded_base if len(seeded_base) else g[g["is_base"]]
+        if not (len(centre) and len(base)):
+            continue
+        d, b = centre.groupby("seed")["f1"].mean(), base.groupby("seed")["f1"].mean()
+        paired = (d - b).dropna()
+        out.append({"card": card, "dataset": ds,
+                    "distilled_f1": float(d.mean()), "base_f1": float(b.mean()),
+                    "gain": float(d.mean() - b.mean()),
+                    "seed_sd": float(d.std()) if len(d) > 1 else None,
+                    "base_seed_sd": float(b.std()) if len(b) > 1 else None,
+                    "paired_gains": {int(k): float(v) for k, v in paired.items()},
+                    "n_seeds": int(len(d))})
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# 06 report
+
+
+def gather(stage: Stage) -> dict[str, Any]:
+    """Everything the report compares: evaluations (04), ablation runs (05), configs (03)."""
+    ev = stage.previous("04_evaluate")
+    ab = stage.previous("05_ablations")
+    configs = {card: stage.previous("03_distill", card).get("config", {}) for card in stage.profile.cards}
+    return {"evaluated": ev["models"], "ablation_runs": ab.get("runs", []), "configs": configs,
+            "speed": ev.get("speed", []), "gains": ab.get("gains", [])}
+
+
+def write_markdown(stage: Stage, table, counts: Mapping[str, int]) -> Path:
+    """outputs/<profile>/claims_vs_reproduced.md: the verdict table for the README."""
+    head = [f"# Claims vs reproduced ({stage.profile.name})", ""]
+    if stage.profile.caveat:
+        head += [f"**{stage.profile.caveat}.**", ""]
+    head += [", ".join(f"{k}: {v}" for k, v in counts.items()), ""]
+    dest = stage.results / "claims_vs_reproduced.md"
+    with qio.atomic_path(dest) as tmp:
+        tmp.write_text("\n".join(head) + report.to_markdown(table), encoding="utf-8")
+    return dest
