@@ -1,0 +1,49 @@
+"""Claims against reproduced numbers: comparison tables, verdicts, the distillation gain, figures
+and HTML rendering.
+
+Everything here works on plain data (dicts of metrics, data frames) so that it can be tested
+without running a model; the notebooks pass it what the stages wrote. One concern per module:
+
+    labels       verdict and gain words; what each kind of run can say (SCOPE)
+    gains        the distillation gain over seeds, with its t-interval; gain and ablation tables
+    comparison   claims vs reproduced rows, verdicts, counts, facts, the headline
+    tables       wide / display / markdown forms, plans, runs, threshold curves
+    figures      the report figures
+    pages        notebooks rendered to HTML; small self-contained pages
+
+Every public name is importable as `qarepro.report.<name>`, as the notebooks use it.
+"""
+
+from .. import claims as qclaims
+from ..claims import Claims, load_all, load_claims
+from .labels import (
+    GAIN_NOT_SHOWN, GAIN_REVERSED, GAIN_SHOWN, INTERVAL_NAME, NOT_COMPARABLE, NOT_RUN, OUTSIDE, PIPELINE_CHECK,
+    POCKET, SCOPE, WITHIN, run_scope)
+from .gains import (
+    ablation_table, claimed_gains, gain_direction, gain_display, gain_summary, gain_table, interval_text,
+    mean_label, measured_gain, per_seed, runs_frame, seed_stats, t975)
+from .comparison import (
+    COMPARISON_COLUMNS, MODEL_TOLERANCE, SUBJECT_MODELS, compare, compare_all, compare_facts, headline, verdict,
+    verdict_counts)
+from .tables import (
+    RUN_COLUMNS, best_spans, cell_text, display_table, facts_display, format_table, plan_summary, plan_table,
+    recorded_runs, runs_summary, runs_table, style_verdicts, style_wide, teacher_scores, threshold_curve,
+    to_markdown, wide_table)
+from .figures import (
+    figure_png, plot_ablations, plot_claimed_vs_reproduced, plot_dataset_counts, plot_hasans_noans, plot_headline,
+    plot_speed, plot_threshold_curves, plot_training_curves)
+from .pages import DETAIL_TAG, html_page, render_notebook
+
+__all__ = [
+    "qclaims", "Claims", "load_all", "load_claims", "WITHIN", "OUTSIDE", "NOT_RUN", "NOT_COMPARABLE",
+    "GAIN_SHOWN", "GAIN_NOT_SHOWN", "GAIN_REVERSED", "PIPELINE_CHECK", "POCKET", "SCOPE", "INTERVAL_NAME",
+    "run_scope", "t975", "seed_stats", "runs_frame", "per_seed", "mean_label", "gain_summary",
+    "gain_direction", "interval_text", "measured_gain", "claimed_gains", "gain_display", "gain_table",
+    "ablation_table", "SUBJECT_MODELS", "MODEL_TOLERANCE", "COMPARISON_COLUMNS", "verdict", "compare",
+    "compare_all", "verdict_counts", "compare_facts", "headline", "wide_table", "style_wide", "format_table",
+    "to_markdown", "style_verdicts", "cell_text", "display_table", "plan_summary", "plan_table",
+    "RUN_COLUMNS", "runs_summary", "runs_table", "facts_display", "recorded_runs", "teacher_scores",
+    "best_spans", "threshold_curve", "plot_claimed_vs_reproduced", "plot_hasans_noans",
+    "plot_threshold_curves", "plot_ablations", "plot_speed", "plot_training_curves", "plot_dataset_counts",
+    "figure_png", "plot_headline", "DETAIL_TAG", "render_notebook", "html_page",
+]

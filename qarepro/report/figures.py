@@ -1,0 +1,288 @@
+"""The report figures (matplotlib + seaborn), each optionally saved as a PNG."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..io import atomic_path
+from .gains import per_seed, runs_frame
+
+
+def _save(fig, path: str | Path | None):
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    return fig
+
+
+def _plt():
+    """pyplot and seaborn, themed."""
+    # deferred: matplotlib and seaborn take seconds to import; only the figure functions need them
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    return plt, sns
+
+
+def plot_claimed_vs_reproduced(table: pd.DataFrame, *, metric: str = "f1", path: str | Path | None = None,
+                               title: str | None = None):
+    """Claimed vs reproduced `metric` per dataset, one panel per card (model-index + guide rows)."""
+    plt, sns = _plt()
+    t = table[(table["metric"] == metric)].copy()
+    cards = list(dict.fromkeys(t["card"])) or ["(no claims)"]
+    fig, axes = plt.subplots(len(cards), 1, figsize=(10, 3.6 * len(cards)), squeeze=False)
+    for ax, card in zip(axes[:, 0], cards):
+        c = t[t["card"] == card]
+        bars = []
+        for _, r in c.iterrows():
+            label = (r["dataset"].replace("-validation", "") if r["source"] == "model-index"
+                     else r["claim"]).replace("squad_adversarial-", "adv-")
+            bars.append({"where": label, "value": r["claimed"], "kind": "claimed"})
+            bars.append({"where": label, "value": r["reproduced"], "kind": f"reproduced: {r['model']}"})
+        df = pd.DataFrame(bars, columns=["where", "value", "kind"]).drop_duplicates(["where", "kind"])
+        df = df.dropna(subset=["value"])
+        if len(df):
+            sns.barplot(data=df, x="where", y="value", hue="kind", ax=ax)
+            ax.legend(fontsize=8, loc="lower right")
+        else:
+            ax.text(0.5, 0.5, "nothing reproduced yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(card)
+        ax.set_xlabel("")
+        ax.set_ylabel(metric.upper() if metric == "f1" else "EM")
+        ax.tick_params(axis="x", labelsize=8, rotation=20)
+    fig.suptitle(title or f"Claimed vs reproduced {metric.upper() if metric == 'f1' else 'EM'}")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_hasans_noans(results: Mapping[str, Mapping[str, Any]], *, path: str | Path | None = None,
+                      title: str = "F1 on answerable (HasAns) and unanswerable (NoAns) questions"):
+    """`results`: {model label: official metrics dict (with HasAns_f1 / NoAns_f1)}."""
+    plt, sns = _plt()
+    rows = []
+    for label, m in results.items():
+        m = m.get("metrics", m)
+        for key, name in (("f1", "all"), ("HasAns_f1", "HasAns"), ("NoAns_f1", "NoAns")):
+            if key in m:
+                rows.append({"model": label, "subset": name, "F1": float(m[key])})
+    df = pd.DataFrame(rows, columns=["model", "subset", "F1"])
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(results) + 3), 4))
+    if len(df):
+        sns.barplot(data=df, x="model", y="F1", hue="subset", ax=ax)
+    ax.set_title(title)
+    ax.set_xlabel("")
+    ax.tick_params(axis="x", labelsize=8, rotation=20)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_threshold_curves(curves: Mapping[str, pd.DataFrame], *, metric: str = "f1",
+                          path: str | Path | None = None, title: str | None = None):
+    """F1 (or EM) against the no-answer threshold, one line per model; dots at the default 0.5."""
+    plt, _ = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, df in curves.items():
+        line, = ax.plot(df["threshold"], df[metric], label=label, drawstyle="steps-post")
+        at = df[df["threshold"] <= 0.5]
+        if len(at):
+            ax.plot([0.5], [at[metric].iloc[-1]], "o", color=line.get_color())
+    ax.axvline(0.5, color="grey", lw=0.8, ls="--")
+    # na_prob = sigmoid(no-answer margin): a logit axis shows the margin evenly, ends included
+    ax.set_xscale("logit", nonpositive="clip")
+    ax.set_xlim(1e-4, 1 - 1e-4)
+    ax.set_xlabel("no-answer threshold on na_prob, logit scale (answer \"\" when na_prob > threshold)")
+    ax.set_ylabel(metric.upper() if metric == "f1" else "EM")
+    ax.set_title(title or f"{metric.upper()} against the no-answer threshold")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_ablations(runs: pd.DataFrame, *, metric: str = "f1", path: str | Path | None = None,
+                   title: str = "One factor at a time around each card"):
+    """`runs`: columns card, factor, value, seed, <metric>, center (bool), [dataset]. One panel per
+    (card, factor). Each point is the score averaged over the datasets; where a value ran at
+    several seeds, the point is the mean over seeds and its error bar one sd over seeds. The grey
+    band is the card's own setting over the seed grid (mean ± one sd over seeds), the dashed line
+    marks the card's setting. No bar or band is drawn from a single seed."""
+    plt, _ = _plt()
+    factors = [f for f in runs["factor"].drop_duplicates() if f not in ("seed", "baseline_seed")] if len(runs) else []
+    cards = list(runs["card"].drop_duplicates()) if len(runs) else []
+    if not factors or not cards:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.text(0.5, 0.5, "no ablation runs", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return _save(fig, path)
+    n_sets = runs["dataset"].nunique() if "dataset" in runs else 1
+    keys = ["card", "factor", "_x", "seed"]
+    per_seed = (runs.assign(_x=runs["value"].map(_axis_value))
+                .groupby(keys, sort=False, dropna=False)[metric].mean().reset_index())
+    fig, axes = plt.subplots(len(cards), len(factors), figsize=(3.6 * len(factors), 3.2 * len(cards) + 0.5),
+                             squeeze=False, sharey="row")
+    for i, card in enumerate(cards):
+        c = per_seed[per_seed["card"] == card]
+        centre = c[c["factor"] == "seed"][metric]
+        for j, factor in enumerate(factors):
+            ax = axes[i, j]
+            if len(centre) > 1:
+                m, sd = centre.mean(), centre.std()
+                ax.axhspan(m - sd, m + sd, color="grey", alpha=0.2, lw=0)
+            f = c[c["factor"] == factor]
+            if len(f):
+                g = f.groupby("_x", sort=False)[metric].agg(["mean", "std", "count"]).reset_index()
+                numeric = all(isinstance(x, (int, float)) for x in g["_x"])
+                if numeric:
+                    g = g.sort_values("_x")
+                xs = list(g["_x"]) if numeric else list(range(len(g)))
+                err = g["std"].where(g["count"] > 1, 0.0).fillna(0.0)
+                ax.errorbar(xs, g["mean"], yerr=err if (g["count"] > 1).any() else None, marker="o", capsize=3)
+                if not numeric:
+                    ax.set_xticks(xs, [str(x) for x in g["_x"]])
+                flagged = runs[(runs["card"] == card) & (runs["factor"] == factor)]
+                centre_rows = flagged[flagged["center"] == True] if "center" in flagged else flagged.iloc[0:0]  # noqa: E712
+                if len(centre_rows):
+                    cx = _axis_value(centre_rows["value"].iloc[0])
+                    ax.axvline(cx if numeric else list(g["_x"]).index(cx), color="k", ls="--", lw=0.8)
+            ax.set_title(f"{card.split('-squad2')[0]}: {factor}", fontsize=9)
+            ax.set_xlabel(factor)
+            ax.set_ylabel((metric.upper() if metric == "f1" else "EM") + (f", mean of {n_sets} sets" if n_sets > 1 else ""))
+    n_seeds = runs.loc[runs["factor"] == "seed", "seed"].nunique()
+    fig.suptitle(title)
+    fig.text(0.01, 0.005, (f"Points: {metric.upper()} averaged over {n_sets} dataset(s). Grey band: the card's setting, "
+                           f"mean ± one sd over {n_seeds} training seeds. Error bars: one sd over seeds where a value "
+                           "ran at several; single-seed points have none. Dashed line: the card's setting."),
+             fontsize=8, color="#444444")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return _save(fig, path)
+
+
+def _axis_value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (int, float)):
+        return float(v)
+    return str(v)
+
+
+def plot_speed(speed: pd.DataFrame, *, path: str | Path | None = None,
+               title: str = "Inference speed: teachers vs students"):
+    """`speed`: columns model, samples_per_s, latency_ms (one row per model)."""
+    plt, sns = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, max(3, 0.5 * len(speed) + 1.5)))
+    if len(speed):
+        sns.barplot(data=speed, y="model", x="samples_per_s", ax=axes[0], orient="h")
+        sns.barplot(data=speed, y="model", x="latency_ms", ax=axes[1], orient="h")
+    axes[0].set_xlabel("questions per second (batched)")
+    axes[1].set_xlabel("latency per question, batch 1 (ms, median)")
+    axes[0].set_ylabel("")
+    axes[1].set_ylabel("")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_training_curves(logs: Mapping[str, pd.DataFrame], *, path: str | Path | None = None,
+                         title: str = "Training loss"):
+    """`logs`: {run label: per-step log with columns step, loss (qarepro.pipeline.training_log)}."""
+    plt, _ = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    drawn = False
+    for label, df in logs.items():
+        if len(df) and "loss" in df and "step" in df:
+            d = df.dropna(subset=["loss"])
+            ax.plot(d["step"], d["loss"], marker=".", label=label)
+            drawn = True
+    if drawn:
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no training log", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_dataset_counts(table: pd.DataFrame, *, path: str | Path | None = None,
+                        title: str = "Questions per dataset"):
+    """`table`: columns dataset, answerable, unanswerable (01_data_prep's counts)."""
+    plt, _ = _plt()
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.45 * len(table) + 1)))
+    if len(table):
+        t = table.set_index("dataset")[["answerable", "unanswerable"]]
+        t.plot.barh(stacked=True, ax=ax, color=["#4c72b0", "#dd8452"])
+        ax.invert_yaxis()
+    ax.set_xlabel("questions")
+    ax.set_ylabel("")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def figure_png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def plot_headline(runs: Any, teacher: Mapping[str, Any] | None = None, *, metric: str = "f1",
+                  path: str | Path | None = None, title: str | None = None):
+    """Per dataset: the teacher (one run), the student without distillation and the student
+    distilled at each card's setting (mean over seeds, error bars one sd over seeds).
+    `teacher`: {dataset: metrics or score}."""
+    plt, _ = _plt()
+    df = runs_frame(runs)
+    bars: list[tuple[str, dict[str, list[float]]]] = []
+    seeds: set = set()
+    if len(df):
+        cards = list(df["card"].drop_duplicates())
+        _, base = per_seed(df, None, metric)
+        base = base if not base.empty else per_seed(df, cards[0], metric)[1]
+        if not base.empty:
+            bars.append(("student, no distillation", {ds: base[ds].dropna().tolist() for ds in base.columns}))
+            seeds |= set(base.index)
+        for card in cards:
+            d, _ = per_seed(df, card, metric)
+            if not d.empty:
+                bars.append((f"student distilled, {card.split('-squad2')[0]} card setting",
+                             {ds: d[ds].dropna().tolist() for ds in d.columns}))
+                seeds |= set(d.index)
+    datasets = list(dict.fromkeys(ds for _, v in bars for ds in v))
+    if teacher:
+        tv = {ds: [float((m.get("metrics", m) if isinstance(m, Mapping) else {metric: m})[metric])]
+              for ds, m in teacher.items() if ds in datasets or not datasets}
+        bars.insert(0, ("teacher (one run)", tv))
+        datasets = datasets or list(tv)
+    fig, ax = plt.subplots(figsize=(max(7, 1.5 * len(datasets) + 2), 4.4))
+    if not datasets:
+        ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return _save(fig, path)
+    x = np.arange(len(datasets))
+    width = 0.8 / max(len(bars), 1)
+    colours = ["#55a868", "#8c8c8c", "#4c72b0", "#dd8452", "#c44e52", "#8172b3"]
+    for i, (label, values) in enumerate(bars):
+        means = [float(np.mean(values[ds])) if values.get(ds) else np.nan for ds in datasets]
+        sds = [float(np.std(values[ds], ddof=1)) if len(values.get(ds, [])) > 1 else 0.0 for ds in datasets]
+        has_err = any(len(values.get(ds, [])) > 1 for ds in datasets)
+        ax.bar(x + (i - (len(bars) - 1) / 2) * width, means, width, label=label, color=colours[i % len(colours)],
+               yerr=sds if has_err else None, capsize=3 if has_err else 0, error_kw={"elinewidth": 1})
+    ax.set_xticks(x, [ds.replace("squad_adversarial-", "adv-").replace("-validation", "") for ds in datasets],
+                  rotation=20, fontsize=8)
+    ax.set_ylabel(f"{metric.upper() if metric == 'f1' else 'EM'} (%)")
+    seed_text = ", ".join(str(int(s)) for s in sorted(seeds))
+    n = len(seeds)
+    ax.set_title(title or "Teacher, student without and with distillation", fontsize=11)
+    ax.text(0.0, -0.28, f"Bars: mean over training seeds ({seed_text}; n = {n}); error bars: one sd over those seeds."
+            + (" Teacher: one run." if teacher else ""), transform=ax.transAxes, fontsize=8, color="#444444")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,238 @@
+"""The distillation gain (the claim under test): per dataset, over seeds, with a t-interval."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from ..claims import load_all
+from .labels import GAIN_NOT_SHOWN, GAIN_REVERSED, GAIN_SHOWN, INTERVAL_NAME, NOT_RUN
+
+
+# two-sided 95% Student t quantiles by degrees of freedom (n seeds - 1)
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
+         10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t975(df: int) -> float:
+    if df <= 0:
+        return float("nan")
+    keys = sorted(_T975)
+    return _T975[max(k for k in keys if k <= df)] if df < 30 else 1.96 + 2.4 / df
+
+
+def seed_stats(values: Sequence[float]) -> dict[str, Any]:
+    """Mean, sd (n-1) and a 95% t-interval of the mean over seeds (no interval from one seed)."""
+    v = [float(x) for x in values if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    n = len(v)
+    mean = statistics.mean(v) if v else None
+    sd = statistics.stdev(v) if n > 1 else None
+    half = t975(n - 1) * sd / math.sqrt(n) if sd is not None else None
+    return {"n": n, "mean": mean, "sd": sd, "low": None if half is None else mean - half,
+            "high": None if half is None else mean + half}
+
+
+def runs_frame(runs: Any) -> pd.DataFrame:
+    if isinstance(runs, Mapping):
+        runs = runs.get("runs", [])
+    df = pd.DataFrame(list(runs) if not isinstance(runs, pd.DataFrame) else runs)
+    for col, default in (("is_base", False), ("center", False), ("decoder", None), ("value", None)):
+        if col not in df:
+            df[col] = default
+    return df
+
+
+def per_seed(runs: pd.DataFrame, card: str | None, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(distilled, baseline) per-seed scores, one column per dataset: the card's setting over the
+    seed grid and the no-distillation student over the same grid; without a seed grid, the
+    card's centre run and the w = 0 run."""
+    r = runs if card is None else runs[runs["card"] == card]
+    seeded = r[r["factor"] == "seed"]
+    centre = seeded if len(seeded) else r[(r["factor"] == "weight") & (r["center"] == True)]  # noqa: E712
+    seeded_base = r[r["factor"] == "baseline_seed"]
+    base = seeded_base if len(seeded_base) else r[r["is_base"] == True]  # noqa: E712
+
+    def pivot(x):
+        if not len(x):
+            return pd.DataFrame()
+        return x.pivot_table(index="seed", columns="dataset", values=metric, aggfunc="mean")
+
+    return pivot(centre), pivot(base)
+
+
+def mean_label(n: int) -> str:
+    return f"mean of {n} sets"
+
+
+def gain_summary(runs: Any, metric: str = "f1") -> pd.DataFrame:
+    """The claim under test, per card and dataset: the card's setting and the same student
+    without distillation (mean and sd over seeds), and their per-seed paired difference (the
+    gain: mean, sd, 95% t-interval over seeds, and how many seeds gained). A last row per card,
+    "mean of N sets", does the same for each seed's mean over the datasets. `runs`: 05's run
+    records (a list, a data frame, or the 05_ablations JSON)."""
+    df = runs_frame(runs)
+    cols = ["card", "dataset", "seeds", "distilled", "distilled_sd", "base", "base_sd",
+            "gain", "gain_sd", "low", "high", "positive"]
+    if not len(df):
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for card in df["card"].drop_duplicates():
+        d, b = per_seed(df, card, metric)
+        if d.empty or b.empty:
+            continue
+        datasets = [c for c in d.columns if c in b.columns]
+        columns = [(ds, d[ds], b[ds]) for ds in datasets]
+        if len(datasets) > 1:
+            columns.append((mean_label(len(datasets)), d[datasets].mean(axis=1), b[datasets].mean(axis=1)))
+        for ds, dv, bv in columns:
+            paired = (dv - bv).dropna()
+            if not len(paired):
+                paired = pd.Series([dv.mean() - bv.mean()])  # no shared seed: the difference of the means
+            sd_, sb, sg = seed_stats(dv.dropna()), seed_stats(bv.dropna()), seed_stats(paired)
+            rows.append({"card": card, "dataset": ds, "seeds": ", ".join(str(int(x)) for x in paired.index)
+                         if len(paired.index) and paired.index.dtype != object else "",
+                         "distilled": sd_["mean"], "distilled_sd": sd_["sd"], "base": sb["mean"], "base_sd": sb["sd"],
+                         "gain": sg["mean"], "gain_sd": sg["sd"], "low": sg["low"], "high": sg["high"],
+                         "positive": f"{int((paired > 0).sum())} of {len(paired)}"})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def gain_direction(row: Mapping[str, Any] | None) -> str:
+    """The pocket verdict on the claim's direction, from the seed interval of the gain."""
+    if row is None or row.get("gain") is None:
+        return NOT_RUN
+    low, high = row.get("low"), row.get("high")
+    if low is None or high is None or (isinstance(low, float) and math.isnan(low)):
+        # one seed: no interval, so no verdict on the direction
+        return GAIN_NOT_SHOWN
+    if low > 0:
+        return GAIN_SHOWN
+    if high < 0:
+        return GAIN_REVERSED
+    return GAIN_NOT_SHOWN
+
+
+def interval_text(row: Mapping[str, Any], digits: int = 2) -> str:
+    low, high = row.get("low"), row.get("high")
+    if low is None or high is None or (isinstance(low, float) and math.isnan(low)):
+        return "(one seed)"
+    return f"{low:+.{digits}f} to {high:+.{digits}f}"
+
+
+def measured_gain(gains: pd.DataFrame | None, card: str, dataset: str) -> dict[str, Any] | None:
+    if gains is None or not len(gains):
+        return None
+    g = gains[gains["card"] == card]
+    exact = g[g["dataset"] == dataset]
+    pooled = g[g["dataset"].astype(str).str.startswith("mean of ")]
+    pick = exact if len(exact) else pooled if len(pooled) else g.iloc[0:0]
+    return pick.iloc[0].to_dict() if len(pick) else None
+
+
+def claimed_gains(metric: str = "f1") -> dict[str, dict[str, Any]]:
+    """{card: the claimed gain (value, dataset, source)} from the claims files."""
+    out = {}
+    for card, c in load_all().items():
+        for g in c.gains:
+            if g.metric == metric:
+                out[card] = {"value": g.value, "dataset": g.dataset, "source": g.source}
+                break
+    return out
+
+
+def gain_display(gains: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """`gain_summary` as a table to read: F1 points, rounded, the interval named in the column."""
+    claimed = claimed_gains()
+    rows = []
+    for r in gains.to_dict("records"):
+        c = claimed.get(r["card"])
+        rows.append({
+            "card": r["card"], "dataset": r["dataset"],
+            "no distillation (F1)": _pm(r["base"], r["base_sd"], digits),
+            "distilled (F1)": _pm(r["distilled"], r["distilled_sd"], digits),
+            "gain (F1 points)": "" if r["gain"] is None else f"{r['gain']:+.{digits}f}",
+            INTERVAL_NAME: interval_text(r, digits),
+            "seeds gaining": r["positive"],
+            "claimed gain (card)": "" if c is None else f"{c['value']:+.1f} ({c['dataset']})",
+            "verdict": gain_direction(r),
+        })
+    return pd.DataFrame(rows)
+
+
+def _pm(mean: Any, sd: Any, digits: int = 2) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return ""
+    if sd is None or (isinstance(sd, float) and math.isnan(sd)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def _mean_sd(values: Sequence[float]) -> str:
+    values = list(values)
+    if not values:
+        return "not run"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataFrame:
+    """Per dataset: teacher, student without distillation and each card's distilled student
+    (mean ± sd over seeds), and the gain of each card's setting over the baseline with the
+    card's claimed gain beside it. `evaluated`/`ablations`: the 04_evaluate / 05_ablations JSON."""
+    runs = pd.DataFrame(ablations.get("runs", []))
+    teachers = [m for m in evaluated.get("models", {}).values() if m.get("role") == "teacher"]
+    claimed = {card: next((g.value for g in c.gains if g.metric == metric), None) for card, c in load_all().items()}
+    rows = []
+    datasets = list(teachers[0]["metrics"]) if teachers else sorted(runs["dataset"].unique()) if len(runs) else []
+    for ds in datasets:
+        row: dict[str, Any] = {"dataset": ds}
+        if teachers:
+            row["teacher"] = f"{teachers[0]['metrics'][ds][metric]:.2f}"
+        if len(runs):
+            r = runs[runs["dataset"] == ds]
+            base = r[r["factor"] == "baseline_seed"].drop_duplicates("seed")[metric]
+            row["no distillation"] = _mean_sd(base)
+            for card in r["card"].drop_duplicates():
+                seeded = r[(r["card"] == card) & (r["factor"] == "seed")].drop_duplicates("seed")[metric]
+                row[f"{card}: distilled"] = _mean_sd(seeded)
+                if len(seeded) and len(base):
+                    row[f"{card}: gain"] = f"{seeded.mean() - base.mean():+.2f}"
+                if claimed.get(card) is not None:
+                    row[f"{card}: claimed gain"] = f"{claimed[card]:+.1f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ablation_table(ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataFrame:
+    """One row per card, factor and value of the grid: `metric` averaged over the ablation
+    datasets (mean ± sd over seeds where a value ran at several), and its mean difference from the
+    card's own setting at the same seeds. The card's setting and the no-distillation baseline
+    come first, over all their seeds: their spread is the yardstick for the single-seed rows.
+    `ablations`: the 05_ablations JSON."""
+    runs = pd.DataFrame(ablations.get("runs", []))
+    if not len(runs):
+        return pd.DataFrame()
+    # one score per run and seed: the mean over datasets
+    per_run = runs.groupby(["card", "factor", "value", "seed", "decoder"], sort=False, dropna=False)[metric].mean()
+    per_run = per_run.reset_index()
+    named = {"seed": ("seeds", "card setting"), "baseline_seed": ("seeds", "no distillation (w 0)")}
+    rows = []
+    for card, g in per_run.groupby("card", sort=False):
+        centre = g[g["factor"] == "seed"].set_index("seed")[metric]
+        groups = [(f, None, g[g["factor"] == f]) for f in named]
+        groups += [(f, v, x) for (f, v), x in g[~g["factor"].isin(list(named))].groupby(["factor", "value"], sort=False)]
+        for factor, value, v in groups:
+            if not len(v):
+                continue
+            scores = v.drop_duplicates("seed").set_index("seed")[metric]
+            paired = (scores - centre.reindex(scores.index)).dropna()
+            factor_name, value_name = named.get(factor, (factor, str(value)))
+            rows.append({"card": card, "factor": factor_name, "value": value_name,
+                         "seeds": ", ".join(str(x) for x in scores.index),
+                         f"mean {metric}": _mean_sd(scores.tolist()),
+                         "vs card setting": f"{paired.mean():+.2f}" if len(paired) else ""})
+    return pd.DataFrame(rows)
