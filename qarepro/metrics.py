@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+import numpy as np
+
 from qarepro.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -262,6 +264,7 @@ _PR_PLOTS = (
 
 def _new_axes():
     """A fresh figure (Agg canvas, default size) and its axes; no global pyplot state."""
+    # deferred: matplotlib takes seconds to import; only the official script's plots (-p) need it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -289,8 +292,6 @@ def histogram_na_prob(
     """Histogram (20 bins on [0, 1], proportions) of the probabilities of ``qid_list``."""
     if not qid_list:
         return
-    import numpy as np
-
     x = [na_probs[k] for k in qid_list]
     fig, ax = _new_axes()
     ax.hist(x, weights=np.ones_like(x) / float(len(x)), bins=20, range=(0.0, 1.0))

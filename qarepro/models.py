@@ -86,7 +86,7 @@ def source(ref: str, revision: str | None = None) -> dict[str, Any]:
 
 def load_tokenizer(ref: str, revision: str | None = None):
     """The fast tokenizer of `ref` (character offsets are needed for QA)."""
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # deferred: transformers takes seconds to import
 
     where, kwargs = _where(ref, revision)
     try:
@@ -100,6 +100,7 @@ def load_tokenizer(ref: str, revision: str | None = None):
 
 def load_qa_model(ref: str, revision: str | None = None, **config_overrides):
     """`ref` as a question-answering model (a missing QA head is initialised from the RNG)."""
+    # deferred: transformers takes seconds to import; only loading a model needs it
     from transformers import AutoModelForQuestionAnswering
     from transformers.utils import logging as hf_logging
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -87,9 +89,6 @@ def machine_prefixes(extra: Mapping[str, str] | None = None) -> list[tuple[str, 
     """(absolute folder, what it is written as) for every folder of this machine a record may
     name, longest first: outputs root, project root (written relative), data folder,
     sys.prefix, temp folder, home. `extra` adds {absolute folder: token}."""
-    import sys
-    import tempfile
-
     pairs: dict[str, str] = {}
     for folder, token in ((Path.home(), HOME_TOKEN), (Path(tempfile.gettempdir()), TMP_TOKEN),
                           (Path(sys.prefix), PYTHON_TOKEN), (data_dir(), DATA_TOKEN), (ROOT, ""),
@@ -146,8 +145,6 @@ def resolve(obj: Any) -> Any:
     """Inverse of `portable` for whole values: "outputs/…" -> the outputs root on this machine,
     a path under one of the project's folders -> absolute, "$QAREPRO_DATA_DIR/…", "<python>/…",
     "~/…" -> their folders here. Other strings are returned unchanged."""
-    import sys
-
     if isinstance(obj, str):
         head, sep, rest = obj.partition("/")
         if head == OUTPUTS_TOKEN and sep:

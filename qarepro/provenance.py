@@ -42,7 +42,7 @@ def device_info() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.machine(),
                             "cpu_count": os.cpu_count()}
     try:
-        import torch
+        import torch  # deferred: seconds to import; a record of a torch-free stage need not load it
 
         info["torch_threads"] = torch.get_num_threads()
         info["cuda"] = torch.cuda.is_available()

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Literal
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 Family = Literal["bert", "roberta"]
 
@@ -24,10 +27,6 @@ def _train_wordpiece(texts: list[str], vocab_size: int):
     here: specials, every character (alone and as a ##continuation), then whole words by
     descending count (ties by spelling) up to vocab_size.
     """
-    from collections import Counter
-
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
-
     normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
     pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     counts = Counter(word for text in texts
@@ -51,8 +50,6 @@ def _train_wordpiece(texts: list[str], vocab_size: int):
 
 
 def _train_bytelevel_bpe(texts: list[str], vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
@@ -73,7 +70,7 @@ def _train_bytelevel_bpe(texts: list[str], vocab_size: int):
 
 def build_tokenizer(family: Family, texts: Iterable[str], out_dir: str | os.PathLike, vocab_size: int = 1000):
     """Train a fast tokenizer of `family` on `texts` and save it (Hugging Face format) in out_dir."""
-    from transformers import PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast  # deferred: transformers takes seconds to import
 
     texts = list(texts)
     if not texts:
@@ -99,6 +96,7 @@ def build_tiny_qa_model(
     seed: int = 0,
 ) -> Path:
     """Build and save a random-weight QA model of `family` with a locally trained tokenizer."""
+    # deferred: torch and transformers take seconds to import; only building a model needs them
     import torch
     from transformers import AutoModelForQuestionAnswering, BertConfig, RobertaConfig
 
