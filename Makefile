@@ -8,14 +8,15 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-# Pipeline: six notebooks run by papermill (qarepro.pipeline); each writes its metrics JSON last,
+# Pipeline: six notebooks run by papermill (`qarepro run`, qarepro.pipeline); each writes its metrics JSON last,
 # and those JSON files are the targets, so an interrupted run resumes where it stopped.
 PROFILE ?= full
 OUTPUTS := $(or $(QAREPRO_OUTPUTS),outputs)
 RES := $(OUTPUTS)/$(PROFILE)
 PROFILE_FILE := configs/profiles/$(PROFILE).yaml
 NB := notebooks
-RUN := $(PY) -m qarepro.pipeline run
+QAREPRO := $(PY) -m qarepro
+RUN := $(QAREPRO) run
 # the profile's cards (03_distill runs once per card); read lazily, only where needed
 CARDS = $(shell $(PY) -c 'import yaml; print(" ".join(yaml.safe_load(open("$(PROFILE_FILE)"))["cards"]))' 2>/dev/null)
 
@@ -46,7 +47,7 @@ smoke: ## Offline pipeline check: reproduce with PROFILE=smoke (tiny models, fix
 	$(MAKE) --no-print-directory reproduce PROFILE=smoke
 
 verify: | $(VENV)/.installed ## Score only the published checkpoints of PROFILE (default full) against their claims
-	$(PY) -m qarepro.pipeline verify --profile $(PROFILE)
+	$(QAREPRO) verify --profile $(PROFILE)
 
 LAB_PORT ?= 8888
 lab: | $(VENV)/.installed ## JupyterLab on notebooks/ (127.0.0.1) with the project's kernel; QAREPRO_PROFILE=pocket-cpu picks the profile the notebooks use (default smoke)
@@ -60,7 +61,7 @@ rehearse: | $(VENV)/.installed ## The hub path rehearsed: reproduce + verify PRO
 RERUN ?= $(OUTPUTS)/rerun
 rerun: $(RES)/06_report.json ## Run PROFILE again from scratch into RERUN (outputs/rerun) and compare every metric with the first run
 	QAREPRO_OUTPUTS=$(abspath $(RERUN)) $(MAKE) --no-print-directory reproduce PROFILE=$(PROFILE)
-	$(PY) -m qarepro.pipeline compare $(OUTPUTS) $(RERUN) --profile $(PROFILE) --out $(OUTPUTS)/reproducibility/$(PROFILE).json
+	$(QAREPRO) compare $(OUTPUTS) $(RERUN) --profile $(PROFILE) --out $(OUTPUTS)/reproducibility/$(PROFILE).json
 
 bench: | $(VENV)/.installed ## Run the benchmarks (needs QAREPRO_DATA_DIR with the SQuAD files); figures in outputs/bench/
 	$(PY) benchmarks/windowing.py

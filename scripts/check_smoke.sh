@@ -44,5 +44,5 @@ done
 echo "restart ran only: $(grep '^\[qarepro\]' "$work/B2.log" | grep -oE 'running [0-9a-z_-]+' | cut -d' ' -f2 | tr '\n' ' ')"
 unset QAREPRO_OUTPUTS
 
-$PY -m qarepro.pipeline compare "$work/A" "$work/B" --profile smoke
+$PY -m qarepro compare "$work/A" "$work/B" --profile smoke
 echo "smoke checks: 3 passed, 0 failed"

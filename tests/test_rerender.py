@@ -23,7 +23,7 @@ def _records(profile: str) -> None:
                              "f1": f1 + shift, "HasAns_f1": f1 + shift, "NoAns_f1": None,
                              "is_base": factor == "baseline_seed" and seed == 42,
                              "metrics": {"f1": f1 + shift}, "run_dir": "outputs/runs/x"})
-    gains = json.loads(json.dumps(pipeline._plain(pipeline.distillation_gain(pd.DataFrame(runs)))))
+    gains = json.loads(json.dumps(pipeline.plain(pipeline.distillation_gain(pd.DataFrame(runs)))))
     res = pipeline.results_dir(profile)
     qio.write_json(res / "04_evaluate.json", {"models": {"teacher-x": {"card": card, "role": "teacher",
                                                                        "metrics": {"d1": {"f1": 40.0}, "d2": {"f1": 45.0}}}}})

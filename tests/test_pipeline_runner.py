@@ -1,0 +1,75 @@
+"""qarepro.pipeline.runner: preflight, the runner's target written last, failures leave nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from qarepro import paths, pipeline
+from qarepro.pipeline import runner
+
+
+def _cli(*args, env=None, timeout=120):
+    env = {**os.environ, **(env or {})}
+    env.pop(paths.DATA_DIR_ENV, None)
+    return subprocess.run([sys.executable, "-m", "qarepro.pipeline", *args], capture_output=True, text=True,
+                          env=env, timeout=timeout, cwd=paths.ROOT)
+
+def test_full_profile_without_network_fails_fast_naming_what_is_missing():
+    t = time.perf_counter()
+    out = _cli("run", "01_data_prep", "--profile", "full",
+               env={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert out.returncode == 2, out.stderr
+    assert time.perf_counter() - t < 60
+    assert "Traceback" not in out.stderr and "Traceback" not in out.stdout
+    assert "cannot run 01_data_prep for profile 'full'" in out.stderr
+    assert "squad_v2-validation" in out.stderr and paths.DATA_DIR_ENV in out.stderr
+    assert not pipeline.target("full", "01_data_prep").exists()
+
+def _notebook(tmp_path, body: str):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("from qarepro import pipeline\nstage = pipeline.start('01_data_prep', profile)"),
+        nbformat.v4.new_code_cell(body),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+@pytest.mark.slow
+def test_runner_writes_target_last_and_renders_reports(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path, "pipeline.finish(stage, {'answer': 42})")
+    monkeypatch.setattr(runner, "notebook_path", lambda stage: nb)
+    pipeline.ensure_kernel()
+    prof = pipeline.load_profile("smoke")
+    target = pipeline.run_notebook("01_data_prep", prof)
+    assert target == pipeline.target("smoke", "01_data_prep")
+    result = json.loads(target.read_text())
+    assert result["answer"] == 42 and result["purpose"] == "pipeline_check"
+    assert "git" in result["provenance"] and "packages" in result["provenance"]
+    assert (paths.executed("smoke") / "01_data_prep.ipynb").is_file()
+    assert (paths.reports("smoke") / "01_data_prep.html").is_file()
+    assert (paths.reports("smoke") / "01_data_prep.full.html").is_file()
+    assert not list((paths.results("smoke") / ".staging").glob("*.json"))
+
+@pytest.mark.slow
+def test_a_failing_notebook_leaves_no_target(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path, "pipeline.finish(stage, {'half': 1})\nraise RuntimeError('boom')")
+    monkeypatch.setattr(runner, "notebook_path", lambda stage: nb)
+    pipeline.ensure_kernel()
+    prof = pipeline.load_profile("smoke")
+    old = pipeline.target("smoke", "01_data_prep")
+    old.parent.mkdir(parents=True, exist_ok=True)
+    old.write_text("{}")  # a stale target from an earlier run must not survive a failure
+    with pytest.raises(pipeline.PipelineError, match="RuntimeError: boom"):
+        pipeline.run_notebook("01_data_prep", prof)
+    assert not old.exists()
+    assert not (paths.executed("smoke") / "01_data_prep.ipynb").exists()
+    assert (paths.executed("smoke") / "failed" / "01_data_prep.ipynb").is_file()
+    assert not list((paths.results("smoke") / ".staging").glob("*.json"))
