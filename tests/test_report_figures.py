@@ -1,0 +1,102 @@
+"""qarepro.report.figures: every plot writes a PNG; the headline figure is over seeds."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+from qarepro import report  # noqa: E402
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _reproduced():
+    return {
+        "published": {"squad_v2-validation": {"exact": 69.9, "f1": 72.9}},
+        "distilled": {"squad_v2-validation": {"metrics": {"exact": 67.0, "f1": 71.0}}},
+        "base": {"squad_v2-validation": {"exact": 66.0, "f1": 69.0}},
+    }
+
+
+def _toy():
+    gold = {"data": [{"title": "t", "paragraphs": [{"context": "a b c d", "qas": [
+        {"id": "1", "question": "?", "answers": [{"text": "b c", "answer_start": 2}]},
+        {"id": "2", "question": "?", "answers": []},
+        {"id": "3", "question": "?", "answers": [{"text": "d", "answer_start": 6}]},
+        {"id": "4", "question": "?", "answers": []},
+    ]}]}]}
+    preds = {"1": "b c", "2": "a", "3": "c d", "4": "d"}
+    na = {"1": 0.2, "2": 0.9, "3": 0.4, "4": 0.1}
+    return gold, preds, na
+
+
+def _is_png(path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
+
+
+def _seed_runs(card="bert-medium-squad2-distilled", gains=((42, 60.0, 55.0), (43, 62.0, 56.0), (44, 61.0, 57.0))):
+    runs = []
+    for ds, shift in (("d1", 0.0), ("d2", 10.0)):
+        for seed, distilled, base in gains:
+            runs.append({"card": card, "dataset": ds, "factor": "seed", "value": seed, "seed": seed,
+                         "decoder": "hf", "f1": distilled + shift, "center": False, "is_base": False})
+            runs.append({"card": card, "dataset": ds, "factor": "baseline_seed", "value": seed, "seed": seed,
+                         "decoder": "hf", "f1": base + shift, "center": False, "is_base": seed == 42})
+    return runs
+
+
+def test_plots_write_pngs(tmp_path):
+    import matplotlib.pyplot as plt
+
+    table = report.compare_all({"bert-medium-squad2-distilled": _reproduced()})
+    runs = pd.DataFrame([
+        {"card": "c", "factor": f, "value": v, "seed": s, "f1": 50 + i, "center": v == 1}
+        for i, (f, v, s) in enumerate([("temperature", 1, 42), ("temperature", 5, 42), ("weight", 0, 42),
+                                       ("weight", 1, 42), ("loss", "hf", 42), ("loss", "haystack", 42),
+                                       ("seed", 42, 42), ("seed", 43, 43)])])
+    gold, preds, na = _toy()
+    figures = {
+        "claimed": lambda p: report.plot_claimed_vs_reproduced(table, path=p),
+        "claimed_em": lambda p: report.plot_claimed_vs_reproduced(table, metric="exact", path=p),
+        "hasans": lambda p: report.plot_hasans_noans(
+            {"m": {"f1": 50, "HasAns_f1": 40, "NoAns_f1": 60}, "n": {"metrics": {"f1": 1}}}, path=p),
+        "threshold": lambda p: report.plot_threshold_curves({"m": report.threshold_curve(gold, preds, na)}, path=p),
+        "ablations": lambda p: report.plot_ablations(runs, path=p),
+        "ablations_empty": lambda p: report.plot_ablations(runs.iloc[0:0], path=p),
+        "speed": lambda p: report.plot_speed(pd.DataFrame(
+            [{"model": "teacher", "samples_per_s": 10.0, "latency_ms": 80.0},
+             {"model": "student", "samples_per_s": 40.0, "latency_ms": 20.0}]), path=p),
+        "training": lambda p: report.plot_training_curves({"r": pd.DataFrame({"step": [1, 2], "loss": [2.0, 1.0]})}, path=p),
+        "counts": lambda p: report.plot_dataset_counts(pd.DataFrame(
+            [{"dataset": "a", "answerable": 3, "unanswerable": 1}]), path=p),
+    }
+    for name, make in figures.items():
+        path = tmp_path / f"{name}.png"
+        fig = make(path)
+        assert _is_png(path), name
+        plt.close(fig)
+
+
+def test_headline_figure_and_ablation_bars_are_over_seeds(tmp_path):
+    import matplotlib.pyplot as plt
+
+    runs = _seed_runs()
+    fig = report.plot_headline(runs, {"d1": {"f1": 70.0}, "d2": {"f1": 75.0}}, path=tmp_path / "h.png")
+    assert _is_png(tmp_path / "h.png")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "teacher (one run)"
+    assert "sd over those seeds" in " ".join(t.get_text() for t in ax.texts)
+    plt.close(fig)
+    grid = runs + [{"card": runs[0]["card"], "dataset": ds, "factor": "temperature", "value": 1.0, "seed": s,
+                    "f1": f, "center": False} for ds, s, f in (("d1", 42, 50.0), ("d2", 42, 60.0), ("d1", 43, 52.0), ("d2", 43, 62.0))]
+    fig = report.plot_ablations(pd.DataFrame(grid), path=tmp_path / "a.png")
+    (line,) = [c for c in fig.axes[0].containers]  # one errorbar container
+    # the point is the mean over seeds of each seed's mean over datasets: (55 + 57) / 2
+    assert math.isclose(line.lines[0].get_ydata()[0], 56.0)
+    assert "sd over" in " ".join(t.get_text() for t in fig.texts)
+    plt.close(fig)

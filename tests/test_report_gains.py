@@ -1,0 +1,68 @@
+"""qarepro.report.gains: the distillation gain over seeds, gain and ablation tables."""
+
+from __future__ import annotations
+
+import math
+
+from qarepro import report
+
+
+
+
+def _seed_runs(card="bert-medium-squad2-distilled", gains=((42, 60.0, 55.0), (43, 62.0, 56.0), (44, 61.0, 57.0))):
+    runs = []
+    for ds, shift in (("d1", 0.0), ("d2", 10.0)):
+        for seed, distilled, base in gains:
+            runs.append({"card": card, "dataset": ds, "factor": "seed", "value": seed, "seed": seed,
+                         "decoder": "hf", "f1": distilled + shift, "center": False, "is_base": False})
+            runs.append({"card": card, "dataset": ds, "factor": "baseline_seed", "value": seed, "seed": seed,
+                         "decoder": "hf", "f1": base + shift, "center": False, "is_base": seed == 42})
+    return runs
+
+
+def test_gain_table_means_over_seeds_beside_the_claimed_gain():
+    evaluated = {"models": {"t": {"role": "teacher", "metrics": {"d": {"f1": 70.0}}}}}
+    runs = []
+    for seed, distilled, base in [(42, 60.0, 55.0), (43, 62.0, 57.0)]:
+        runs.append({"card": "bert-medium-squad2-distilled", "dataset": "d", "factor": "seed", "seed": seed, "f1": distilled})
+        runs.append({"card": "bert-medium-squad2-distilled", "dataset": "d", "factor": "baseline_seed", "seed": seed, "f1": base})
+    (row,) = report.gain_table(evaluated, {"runs": runs}).to_dict("records")
+    assert row["teacher"] == "70.00" and row["no distillation"] == "56.00 ± 1.41"
+    assert row["bert-medium-squad2-distilled: distilled"] == "61.00 ± 1.41"
+    assert row["bert-medium-squad2-distilled: gain"] == "+5.00"
+    assert row["bert-medium-squad2-distilled: claimed gain"] == "+3.2"
+
+
+def test_ablation_table_averages_datasets_and_compares_with_the_card_setting_at_the_same_seed():
+    card = "bert-medium-squad2-distilled"
+    runs = []
+    for ds, shift in (("d1", 0.0), ("d2", 10.0)):
+        for seed, f1 in ((42, 60.0), (43, 64.0)):
+            runs.append({"card": card, "dataset": ds, "factor": "seed", "value": seed, "seed": seed,
+                         "decoder": "hf", "f1": f1 + shift})
+        runs.append({"card": card, "dataset": ds, "factor": "baseline_seed", "value": 42, "seed": 42,
+                     "decoder": "hf", "f1": 50.0 + shift})
+        for t, f1 in ((1.0, 58.0), (5.0, 60.0)):
+            runs.append({"card": card, "dataset": ds, "factor": "temperature", "value": t, "seed": 42,
+                         "decoder": "hf", "f1": f1 + shift})
+    table = report.ablation_table({"runs": runs})
+    assert list(table["factor"]) == ["seeds", "seeds", "temperature", "temperature"]
+    rows = table.set_index("value").to_dict("index")
+    assert rows["card setting"]["mean f1"] == "67.00 ± 2.83" and rows["card setting"]["seeds"] == "42, 43"
+    assert rows["no distillation (w 0)"]["vs card setting"] == "-10.00"  # paired with seed 42 only
+    assert rows["1.0"]["mean f1"] == "63.00" and rows["1.0"]["vs card setting"] == "-2.00"
+    assert rows["5.0"]["vs card setting"] == "+0.00" and rows["5.0"]["seeds"] == "42"
+    assert report.ablation_table({"runs": []}).empty
+
+
+def test_gain_summary_pairs_seeds_and_gives_a_t_interval():
+    g = report.gain_summary(_seed_runs())
+    assert list(g["dataset"]) == ["d1", "d2", "mean of 2 sets"]
+    row = g.iloc[0]
+    # paired gains 5, 6, 4: mean 5, sd 1, t(2) = 4.303 -> half-width 4.303 / sqrt(3)
+    assert math.isclose(row.gain, 5.0) and math.isclose(row.gain_sd, 1.0)
+    assert math.isclose(row.low, 5.0 - 4.303 / math.sqrt(3)) and math.isclose(row.high, 5.0 + 4.303 / math.sqrt(3))
+    assert row.seeds == "42, 43, 44" and row.positive == "3 of 3"
+    assert report.gain_direction(row.to_dict()) == report.GAIN_SHOWN
+    noisy = report.gain_summary(_seed_runs(gains=((42, 60.0, 55.0), (43, 55.0, 58.0))))
+    assert report.gain_direction(noisy.iloc[0].to_dict()) == report.GAIN_NOT_SHOWN
