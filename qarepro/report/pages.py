@@ -28,6 +28,7 @@ def render_notebook(notebook: str | Path, out_dir: str | Path, name: str | None 
     import nbformat
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     notebook, out_dir = Path(notebook), Path(out_dir)
     name = name or notebook.stem
@@ -43,8 +44,6 @@ def render_notebook(notebook: str | Path, out_dir: str | Path, name: str | None 
                                 embed_images=True, exclude_input=hide,
                                 exclude_input_prompt=hide, exclude_output_prompt=hide)
         if hide:  # cells tagged "detail" (long tables) appear in the full notebook only
-            from nbconvert.preprocessors import TagRemovePreprocessor
-
             exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={DETAIL_TAG}, enabled=True), enabled=True)
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
         target = out_dir / (f"{name}.html" if hide else f"{name}.full.html")
