@@ -102,7 +102,7 @@ def test_bad_profiles_are_rejected_naming_the_key(tmp_path, text, message):
 
 
 def test_unknown_profile_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="known profiles: full, pocket, pocket-cpu, smoke"):
+    with pytest.raises(ConfigError, match="known profiles: full, pocket, pocket-cpu, rehearsal, smoke"):
         pipeline.load_profile("nope")
 
 
