@@ -13,6 +13,9 @@ import os
 import re
 from typing import Any
 
+# huggingface_hub is imported inside the functions on purpose: it reads HF_ENDPOINT and the
+# offline switches once, at import, and the runner sets them (go_offline) before that happens.
+
 # transformers asks a conversion service (another host) to open a safetensors pull request on
 # any repo that ships only pytorch_model.bin; a reproduction has no business doing that.
 os.environ.setdefault("DISABLE_SAFETENSORS_CONVERSION", "1")

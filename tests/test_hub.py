@@ -173,3 +173,41 @@ def test_hub_fault_ends_in_one_clear_message_and_a_rerun_after_the_fix_completes
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     if command[0] == "run":  # the interrupted stage now runs to its target
         assert fixed.target_left
+
+
+def test_loopback_hub_answers_the_hub_api_as_the_clients_expect(served, tmp_path):
+    """The server itself: listings, paths-info, downloads by branch and by commit, redirects, 404s."""
+    code = ("import json\n"
+            "from huggingface_hub import HfApi, hf_hub_download\n"
+            "api = HfApi(); out = {}\n"
+            "rev = 'refs/convert/parquet'\n"
+            "out['files'] = sorted(api.list_repo_files('ludwigschmidt/squadshifts', repo_type='dataset', revision=rev))\n"
+            "out['main'] = sorted(api.list_repo_files('ludwigschmidt/squadshifts', repo_type='dataset'))\n"
+            "info = api.get_paths_info('ludwigschmidt/squadshifts', ['amazon', 'amazon/test/0000.parquet', 'nope'],\n"
+            "                          repo_type='dataset', revision=rev)\n"
+            "out['paths'] = sorted((type(i).__name__, i.path) for i in info)\n"
+            "sha = api.dataset_info('ludwigschmidt/squadshifts', revision=rev).sha\n"
+            "a = hf_hub_download('ludwigschmidt/squadshifts', 'amazon/test/0000.parquet', repo_type='dataset', revision=rev)\n"
+            "b = hf_hub_download('ludwigschmidt/squadshifts', 'amazon/test/0000.parquet', repo_type='dataset', revision=sha)\n"
+            "out['same_file'] = open(a, 'rb').read() == open(b, 'rb').read() and sha in b\n"
+            "out['redirect'] = api.model_info('roberta-base').id\n"
+            "out['exists'] = [api.file_exists('FacebookAI/roberta-base', f) for f in ('config.json', 'pytorch_model.bin')]\n"
+            "out['errors'] = []\n"
+            "for call in (lambda: api.model_info('deepset/none'), lambda: api.model_info('FacebookAI/roberta-base', revision='x'),\n"
+            "             lambda: hf_hub_download('FacebookAI/roberta-base', 'none.txt')):\n"
+            "    try: call()\n"
+            "    except Exception as e: out['errors'].append(type(e).__name__)\n"
+            "print(json.dumps(out))")
+    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
+        proc = _py(code, lb.url, tmp_path)
+        recorded = list(lb.requests)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["files"] == sorted(f"{d}/test/0000.parquet" for d in hub_repos.SHIFTS)
+    assert "squadshifts.py" in got["main"] and not any(f.endswith(".parquet") for f in got["main"])
+    assert got["paths"] == [["RepoFile", "amazon/test/0000.parquet"], ["RepoFolder", "amazon"]]
+    assert got["same_file"] and got["redirect"] == "FacebookAI/roberta-base" and got["exists"] == [True, False]
+    assert got["errors"] == ["RepositoryNotFoundError", "RevisionNotFoundError", "RemoteEntryNotFoundError"]
+    endpoints = {r["endpoint"] for r in recorded}
+    assert {"tree", "paths-info", "info", "resolve", "redirect"} <= endpoints
+    assert all({"method", "status", "repo", "revision", "file"} <= set(r) for r in recorded)
