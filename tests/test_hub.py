@@ -37,6 +37,15 @@ def _py(code: str, hub_url: str, work: Path, timeout: float = 300) -> subprocess
                           cwd=paths.ROOT)
 
 
+def _answer(code: str, served, work: Path, **hub_options):
+    """Run `code` (which prints one JSON line last) against a loopback hub: (its answer, the requests)."""
+    with LoopbackHub(served, **hub_options) as lb:
+        proc = _py(code, lb.url, work)
+        requests = list(lb.requests)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), requests
+
+
 def _ids(path: Path, prefix: str = "") -> list[str]:
     return [prefix + qa["id"] for a in json.loads(path.read_text())["data"] for p in a["paragraphs"] for qa in p["qas"]]
 
@@ -69,10 +78,7 @@ def test_every_registry_dataset_loads_from_the_hub_with_its_own_rows(served, tmp
     """Fails with bare ids (HfUriError) or the script repos' main branches (datasets >= 4 refuses scripts)."""
     code = ("import json; from qarepro import data\n"
             "print(json.dumps({k: list(data.load_examples(k)['id']) for k in data.REGISTRY}))")
-    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
-        proc = _py(code, lb.url, tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got, _ = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
     fx = paths.FIXTURES
     v2 = json.loads((fx / "squad-v2.0-dev-sample.json").read_text())
     answerable = [qa["id"] for a in v2["data"] for p in a["paragraphs"] for qa in p["qas"] if qa["answers"]]
@@ -95,10 +101,8 @@ def test_the_parquet_export_merges_every_domain_unless_a_folder_is_named(served,
     code = ("import datasets\n"
             "ds = datasets.load_dataset('ludwigschmidt/squadshifts', revision='refs/convert/parquet', split='test')\n"
             "print(len(ds))")
-    with LoopbackHub(served) as lb:
-        proc = _py(code, lb.url, tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert int(proc.stdout.split()[-1]) == sum(len(_ids(f)) for f in hub_repos.SHIFTS.values())
+    merged, _ = _answer(code, served, tmp_path)
+    assert merged == sum(len(_ids(f)) for f in hub_repos.SHIFTS.values())
     with pytest.raises(ValueError, match="needs hub_data_dir"):
         data.DatasetSpec("squadshifts-all", "ludwigschmidt/squadshifts", None, "test", "x.json", False, "merged",
                          hub_revision=data.PARQUET_EXPORT)
@@ -125,11 +129,8 @@ def test_every_model_the_configs_name_loads_from_the_hub(served, tmp_path):
             "w = m.bert.embeddings.LayerNorm.weight\n"
             "out['gamma_loaded'] = bool(torch.equal(w, state['bert.embeddings.LayerNorm.gamma']))\n"
             "print(json.dumps(out))")
-    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
-        proc = _py(code, lb.url, tmp_path)
-        asked = {r["repo"] for r in lb.requests}
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got, requests = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
+    asked = {r["repo"] for r in requests}
     assert got.pop("gamma_loaded") is True  # old LayerNorm.gamma/beta names are mapped, not re-initialised
     assert set(got) == set(ids) and set(ids) <= asked
     for ref, info in got.items():
@@ -142,10 +143,7 @@ def test_check_repo_names_renamed_missing_and_unpinnable(served, tmp_path):
             "print(json.dumps([hub.check_repo('FacebookAI/roberta-base'), hub.check_repo('roberta-base'),\n"
             "  hub.check_repo('deepset/no-such-model'), hub.check_repo('FacebookAI/roberta-base', revision='0'*40),\n"
             "  hub.check_repo('rajpurkar/squad_v2', 'dataset'), hub.check_repo('squad_v2', 'dataset')]))")
-    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
-        proc = _py(code, lb.url, tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    ok, bare, missing, revision, ok_data, bare_data = json.loads(proc.stdout.strip().splitlines()[-1])
+    (ok, bare, missing, revision, ok_data, bare_data), _ = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
     assert ok is None and ok_data is None
     assert "'roberta-base'" in bare and "renamed" in bare and "use 'FacebookAI/roberta-base'" in bare
     assert "'squad_v2'" in bare_data and "'rajpurkar/squad_v2'" in bare_data
@@ -198,11 +196,7 @@ def test_loopback_hub_answers_the_hub_api_as_the_clients_expect(served, tmp_path
             "    try: call()\n"
             "    except Exception as e: out['errors'].append(type(e).__name__)\n"
             "print(json.dumps(out))")
-    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
-        proc = _py(code, lb.url, tmp_path)
-        recorded = list(lb.requests)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got, recorded = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
     assert got["files"] == sorted(f"{d}/test/0000.parquet" for d in hub_repos.SHIFTS)
     assert "squadshifts.py" in got["main"] and not any(f.endswith(".parquet") for f in got["main"])
     assert got["paths"] == [["RepoFile", "amazon/test/0000.parquet"], ["RepoFolder", "amazon"]]
