@@ -635,7 +635,7 @@ def train(cfg: DistillConfig, *, resume: bool = False) -> Path:
                 "per_device_batch_size": per_device, "gradient_accumulation_steps": grad_accum,
                 "precision": precision, "teacher_cache": str(logits.path) if logits is not None else None,
                 "resumed_from": str(last_ckpt) if last_ckpt else None,
-                "provenance": {"student": model_source(cfg.student, cfg.student_revision),
+                "provenance": {"student": model_source(cfg.student, cfg.student_revision) if cfg.student else None,
                                "teacher": model_source(cfg.teacher, cfg.teacher_revision) if cfg.teacher else None},
             }
             qio.write_json(tmp / "train_metrics.json", metrics)
@@ -661,7 +661,8 @@ def _dataset_block(key: str) -> dict[str, Any]:
     if spec is None:
         return {"name": key, "type": key}
     config = spec.hub_config or spec.hub_data_dir
-    return {"name": f"{spec.hub_id} {config}", "type": spec.hub_id, "config": config, "split": spec.split}
+    name = f"{spec.hub_id} {spec.hub_data_dir}" if spec.hub_data_dir else spec.hub_id  # one repo, several sets
+    return {"name": name, "type": spec.hub_id, "config": config, "split": spec.split}
 
 
 def _metric_value(metrics: Mapping[str, Any], *names: str):

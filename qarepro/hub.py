@@ -13,7 +13,10 @@ import os
 import re
 from typing import Any
 
-from huggingface_hub import HfApi
+# huggingface_hub is imported inside the functions on purpose: it reads HF_ENDPOINT and the
+# offline switches once, at import, so a process that only needs this module (the preflight's
+# checks) never fixes them early; qarepro.pipeline.runner.go_offline sets the environment and
+# the switches of the hub libraries already imported.
 
 # transformers asks a conversion service (another host) to open a safetensors pull request on
 # any repo that ships only pytorch_model.bin; a reproduction has no business doing that.
@@ -78,6 +81,8 @@ def is_canonical(repo_id: str) -> bool:
 def repo_commit(repo_id: str, kind: str = "model", revision: str | None = None) -> str | None:
     """The commit `revision` of the repo resolves to now, or None when the hub cannot be asked."""
     with contextlib.suppress(Exception):  # provenance must never be the thing that fails
+        from huggingface_hub import HfApi
+
         return HfApi().repo_info(repo_id, repo_type=kind, revision=revision).sha
     return None
 
@@ -85,6 +90,8 @@ def repo_commit(repo_id: str, kind: str = "model", revision: str | None = None) 
 def check_repo(repo_id: str, kind: str = "model", revision: str | None = None) -> str | None:
     """None if the hub has `repo_id` at `revision` under that very id; else what is wrong and what
     to do. Call it only when the hub is reachable."""
+    from huggingface_hub import HfApi
+
     what = f"{kind} repo {repo_id!r}"
     try:
         info = HfApi().repo_info(repo_id, repo_type=kind, revision=revision)

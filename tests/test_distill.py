@@ -105,7 +105,7 @@ def assert_same_params(a: dict, b: dict, atol: float, lr: float, steps: int) -> 
 
 CARD = {
     "roberta-base-squad2-distilled": dict(
-        teacher="deepset/roberta-large-squad2", student="roberta-base", batch_size=80, epochs=4,
+        teacher="deepset/roberta-large-squad2", student="FacebookAI/roberta-base", batch_size=80, epochs=4,
         temperature=1.5, distillation_loss_weight=0.75),
     "bert-medium-squad2-distilled": dict(
         teacher="deepset/bert-large-uncased-whole-word-masking-squad2", student="google/bert_uncased_L-8_H-512_A-8",
@@ -577,7 +577,8 @@ def test_model_card_with_results(tmp_path):
     front = yaml.safe_load(text.split("---")[1])
     results = front["model-index"][0]["results"]
     assert front["model-index"][0]["name"] == "roberta-base-squad2-distilled"
-    assert results[0]["dataset"] == {"name": "squad_v2", "type": "squad_v2", "config": "squad_v2", "split": "validation"}
+    assert results[0]["dataset"] == {"name": "rajpurkar/squad_v2", "type": "rajpurkar/squad_v2", "config": "squad_v2",
+                                     "split": "validation"}
     assert [m["value"] for m in results[0]["metrics"]] == [80.86, 84.01]
-    assert results[1]["dataset"]["name"] == "squadshifts amazon" and results[1]["metrics"][1]["value"] == 70.1235
+    assert results[1]["dataset"]["name"] == "ludwigschmidt/squadshifts amazon" and results[1]["metrics"][1]["value"] == 70.1235
     assert "deepset/roberta-large-squad2" in text and "temperature 1.5" in text

@@ -37,6 +37,15 @@ def _py(code: str, hub_url: str, work: Path, timeout: float = 300) -> subprocess
                           cwd=paths.ROOT)
 
 
+def _answer(code: str, served, work: Path, **hub_options):
+    """Run `code` (which prints one JSON line last) against a loopback hub: (its answer, the requests)."""
+    with LoopbackHub(served, **hub_options) as lb:
+        proc = _py(code, lb.url, work)
+        requests = list(lb.requests)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), requests
+
+
 def _ids(path: Path, prefix: str = "") -> list[str]:
     return [prefix + qa["id"] for a in json.loads(path.read_text())["data"] for p in a["paragraphs"] for qa in p["qas"]]
 
@@ -69,10 +78,7 @@ def test_every_registry_dataset_loads_from_the_hub_with_its_own_rows(served, tmp
     """Fails with bare ids (HfUriError) or the script repos' main branches (datasets >= 4 refuses scripts)."""
     code = ("import json; from qarepro import data\n"
             "print(json.dumps({k: list(data.load_examples(k)['id']) for k in data.REGISTRY}))")
-    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
-        proc = _py(code, lb.url, tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got, _ = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
     fx = paths.FIXTURES
     v2 = json.loads((fx / "squad-v2.0-dev-sample.json").read_text())
     answerable = [qa["id"] for a in v2["data"] for p in a["paragraphs"] for qa in p["qas"] if qa["answers"]]
@@ -95,10 +101,8 @@ def test_the_parquet_export_merges_every_domain_unless_a_folder_is_named(served,
     code = ("import datasets\n"
             "ds = datasets.load_dataset('ludwigschmidt/squadshifts', revision='refs/convert/parquet', split='test')\n"
             "print(len(ds))")
-    with LoopbackHub(served) as lb:
-        proc = _py(code, lb.url, tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert int(proc.stdout.split()[-1]) == sum(len(_ids(f)) for f in hub_repos.SHIFTS.values())
+    merged, _ = _answer(code, served, tmp_path)
+    assert merged == sum(len(_ids(f)) for f in hub_repos.SHIFTS.values())
     with pytest.raises(ValueError, match="needs hub_data_dir"):
         data.DatasetSpec("squadshifts-all", "ludwigschmidt/squadshifts", None, "test", "x.json", False, "merged",
                          hub_revision=data.PARQUET_EXPORT)
@@ -125,11 +129,8 @@ def test_every_model_the_configs_name_loads_from_the_hub(served, tmp_path):
             "w = m.bert.embeddings.LayerNorm.weight\n"
             "out['gamma_loaded'] = bool(torch.equal(w, state['bert.embeddings.LayerNorm.gamma']))\n"
             "print(json.dumps(out))")
-    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
-        proc = _py(code, lb.url, tmp_path)
-        asked = {r["repo"] for r in lb.requests}
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    got, requests = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
+    asked = {r["repo"] for r in requests}
     assert got.pop("gamma_loaded") is True  # old LayerNorm.gamma/beta names are mapped, not re-initialised
     assert set(got) == set(ids) and set(ids) <= asked
     for ref, info in got.items():
@@ -142,10 +143,7 @@ def test_check_repo_names_renamed_missing_and_unpinnable(served, tmp_path):
             "print(json.dumps([hub.check_repo('FacebookAI/roberta-base'), hub.check_repo('roberta-base'),\n"
             "  hub.check_repo('deepset/no-such-model'), hub.check_repo('FacebookAI/roberta-base', revision='0'*40),\n"
             "  hub.check_repo('rajpurkar/squad_v2', 'dataset'), hub.check_repo('squad_v2', 'dataset')]))")
-    with LoopbackHub(served, renamed=hub_repos.RENAMED) as lb:
-        proc = _py(code, lb.url, tmp_path)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    ok, bare, missing, revision, ok_data, bare_data = json.loads(proc.stdout.strip().splitlines()[-1])
+    (ok, bare, missing, revision, ok_data, bare_data), _ = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
     assert ok is None and ok_data is None
     assert "'roberta-base'" in bare and "renamed" in bare and "use 'FacebookAI/roberta-base'" in bare
     assert "'squad_v2'" in bare_data and "'rajpurkar/squad_v2'" in bare_data
@@ -173,3 +171,37 @@ def test_hub_fault_ends_in_one_clear_message_and_a_rerun_after_the_fix_completes
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     if command[0] == "run":  # the interrupted stage now runs to its target
         assert fixed.target_left
+
+
+def test_loopback_hub_answers_the_hub_api_as_the_clients_expect(served, tmp_path):
+    """The server itself: listings, paths-info, downloads by branch and by commit, redirects, 404s."""
+    code = ("import json\n"
+            "from huggingface_hub import HfApi, hf_hub_download\n"
+            "api = HfApi(); out = {}\n"
+            "rev = 'refs/convert/parquet'\n"
+            "out['files'] = sorted(api.list_repo_files('ludwigschmidt/squadshifts', repo_type='dataset', revision=rev))\n"
+            "out['main'] = sorted(api.list_repo_files('ludwigschmidt/squadshifts', repo_type='dataset'))\n"
+            "info = api.get_paths_info('ludwigschmidt/squadshifts', ['amazon', 'amazon/test/0000.parquet', 'nope'],\n"
+            "                          repo_type='dataset', revision=rev)\n"
+            "out['paths'] = sorted((type(i).__name__, i.path) for i in info)\n"
+            "sha = api.dataset_info('ludwigschmidt/squadshifts', revision=rev).sha\n"
+            "a = hf_hub_download('ludwigschmidt/squadshifts', 'amazon/test/0000.parquet', repo_type='dataset', revision=rev)\n"
+            "b = hf_hub_download('ludwigschmidt/squadshifts', 'amazon/test/0000.parquet', repo_type='dataset', revision=sha)\n"
+            "out['same_file'] = open(a, 'rb').read() == open(b, 'rb').read() and sha in b\n"
+            "out['redirect'] = api.model_info('roberta-base').id\n"
+            "out['exists'] = [api.file_exists('FacebookAI/roberta-base', f) for f in ('config.json', 'pytorch_model.bin')]\n"
+            "out['errors'] = []\n"
+            "for call in (lambda: api.model_info('deepset/none'), lambda: api.model_info('FacebookAI/roberta-base', revision='x'),\n"
+            "             lambda: hf_hub_download('FacebookAI/roberta-base', 'none.txt')):\n"
+            "    try: call()\n"
+            "    except Exception as e: out['errors'].append(type(e).__name__)\n"
+            "print(json.dumps(out))")
+    got, recorded = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
+    assert got["files"] == sorted(f"{d}/test/0000.parquet" for d in hub_repos.SHIFTS)
+    assert "squadshifts.py" in got["main"] and not any(f.endswith(".parquet") for f in got["main"])
+    assert got["paths"] == [["RepoFile", "amazon/test/0000.parquet"], ["RepoFolder", "amazon"]]
+    assert got["same_file"] and got["redirect"] == "FacebookAI/roberta-base" and got["exists"] == [True, False]
+    assert got["errors"] == ["RepositoryNotFoundError", "RevisionNotFoundError", "RemoteEntryNotFoundError"]
+    endpoints = {r["endpoint"] for r in recorded}
+    assert {"tree", "paths-info", "info", "resolve", "redirect"} <= endpoints
+    assert all({"method", "status", "repo", "revision", "file"} <= set(r) for r in recorded)
