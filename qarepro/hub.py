@@ -81,7 +81,7 @@ def is_canonical(repo_id: str) -> bool:
 def repo_commit(repo_id: str, kind: str = "model", revision: str | None = None) -> str | None:
     """The commit `revision` of the repo resolves to now, or None when the hub cannot be asked."""
     with contextlib.suppress(Exception):  # provenance must never be the thing that fails
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi  # deferred: see the note at the top of this module
 
         return HfApi().repo_info(repo_id, repo_type=kind, revision=revision).sha
     return None
@@ -90,7 +90,7 @@ def repo_commit(repo_id: str, kind: str = "model", revision: str | None = None) 
 def check_repo(repo_id: str, kind: str = "model", revision: str | None = None) -> str | None:
     """None if the hub has `repo_id` at `revision` under that very id; else what is wrong and what
     to do. Call it only when the hub is reachable."""
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi  # deferred: see the note at the top of this module
 
     what = f"{kind} repo {repo_id!r}"
     try:
