@@ -49,7 +49,8 @@ TINY_PREFIX = "tiny:"
 # Distillation-config keys this module sets (qarepro.distill's DistillConfig).
 K_TEACHER, K_STUDENT, K_TRAIN, K_DATA_DIR, K_SEED = "teacher", "student", "train_data", "data_dir", "seed"
 K_TEMPERATURE, K_WEIGHT, K_LOSS, K_OUT = "temperature", "distillation_loss_weight", "loss_variant", "output_dir"
-ABLATION_KEYS = {"temperature": K_TEMPERATURE, "weight": K_WEIGHT, "loss": K_LOSS, "seed": K_SEED}
+ABLATION_KEYS = {"temperature": K_TEMPERATURE, "weight": K_WEIGHT, "loss": K_LOSS, "seed": K_SEED,
+                 "precision": "precision"}
 BASELINE_SEED = "baseline_seed"  # ablation rows: the no-distillation baseline (weight 0) at each seed
 # Plain fine-tuning: no teacher, and the distillation-only keys fixed, so that cards sharing a
 # student and training data share their baseline runs.
@@ -82,6 +83,9 @@ class Ablations:
     temperature: list[float] = config.field([])
     weight: list[float] = config.field([])
     loss: list[str] = config.field([])
+    precision: list[str] = config.field(
+        [], help="student training precision (fp32, the cards', vs bf16 / fp16 autocast); the teacher cache and "
+                 "the scoring keep the card's and the profile's precision")
     decoder: list[str] = config.field([])
     seed: list[int] = config.field([])
     datasets: list[str] | None = config.field(None, help="evaluated on these; None: the primary dataset")
@@ -257,6 +261,9 @@ def _check_profile(prof: Profile, src: str) -> None:
     for v in ab.loss:
         if v not in ("haystack", "hf"):
             raise ConfigError(f"{src}: ablations.loss: {v!r} is not one of ['haystack', 'hf']")
+    for v in ab.precision:
+        if v not in ("fp32", "bf16", "fp16"):
+            raise ConfigError(f"{src}: ablations.precision: {v!r} is not one of ['fp32', 'bf16', 'fp16']")
     for w in ab.weight:
         if not 0.0 <= w <= 1.0:
             raise ConfigError(f"{src}: ablations.weight: {w} is outside [0, 1]")
@@ -939,7 +946,7 @@ def ablation_plan(stage: Stage) -> list[dict[str, Any]]:
         centre = config_dict(card_config(stage, card))
         seed0 = centre.get(K_SEED, 42)
         base = {"card": card, "seed": seed0, "decoder": prof.decoder}
-        for factor in ("temperature", "weight", "loss", "seed"):
+        for factor in ("temperature", "weight", "loss", "precision", "seed"):
             key = ABLATION_KEYS[factor]
             for value in getattr(ab, factor):
                 ov = {key: value}
