@@ -16,7 +16,8 @@ Variants (one factor at a time against "old"):
   bf16          precision bf16 (student training; the teacher cache and the scoring stay fp32)
   new           divisor on + label_mode haystack (fp32): what the card configs now resolve to
 Decoding, on the "old" model: the haystack decoder at the old default window (384 / 128 step) and
-at FARMReader's (256 / 128 step), and the number of exact no-answer ties (where >= and > differ).
+at FARMReader's (256 / 128 step), and the number of exact no-answer ties (where >= and > differ);
+and the same model scored under bf16 autocast (mixed precision at inference only).
 
 Everything goes through the library (qarepro.pipeline.card_config / train, qarepro.evaluate);
 finished runs and evaluations are reused, so an interrupted run picks up where it stopped. The JSON
@@ -82,7 +83,7 @@ def seed_spread(card: str) -> dict:
             "mean_f1_sd": statistics.stdev(means), "mean_f1_by_seed": dict(zip(seeds, means))}
 
 
-def evaluate(model: str, out: Path, datasets, prof, decoder: str, window) -> dict:
+def evaluate(model: str, out: Path, datasets, prof, decoder: str, window, precision: str | None = None) -> dict:
     if (out / "metrics.json").is_file():
         old = qio.read_json(out / "metrics.json")
         if old["settings"]["window"] == dataclasses.asdict(window) and old["settings"]["decoder"] == decoder:
@@ -90,7 +91,7 @@ def evaluate(model: str, out: Path, datasets, prof, decoder: str, window) -> dic
     return qevaluate.evaluate_model(model, datasets, out, data_dir=pipeline.data_dir(prof), window=window,
                                     decoder=decoder, batch_size=prof.eval_batch_size, limit=prof.eval_limit,
                                     sample=prof.eval_sample, profile=prof.name, device="cpu",
-                                    precision=prof.precision, label=out.name)
+                                    precision=precision or prof.precision, label=out.name)
 
 
 def f1s(summary: dict) -> dict[str, float]:
@@ -189,6 +190,14 @@ def main(argv=None) -> int:
                                                 "mean_f1": record["runs"]["old"]["mean_f1"],
                                                 "window": record["runs"]["old"]["window"],
                                                 "exact_ties": ties(root / "eval" / "old-hf")}
+            # mixed precision at inference, on the same fp32-trained model (a cheap bound where
+            # training in bf16 is too slow on a CPU without native bf16)
+            s = evaluate(old_model, root / "eval" / "old-hf-bf16-inference", datasets, prof, "hf", hf_window, "bf16")
+            record["bf16_inference"] = {"f1": f1s(s), "mean_f1": statistics.mean(f1s(s).values()),
+                                        "f1_delta_vs_fp32": {k: f1s(s)[k] - record["runs"]["old"]["f1"][k]
+                                                             for k in datasets}}
+            record["bf16_inference"]["mean_f1_delta_vs_fp32"] = statistics.mean(
+                record["bf16_inference"]["f1_delta_vs_fp32"].values())
             d = record["decoding"]
             record["decoding_delta"] = {
                 "haystack 256/128 (new default) - haystack 384/128 (old default)":
