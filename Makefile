@@ -20,7 +20,7 @@ RUN := $(QAREPRO) run
 # the profile's cards (03_distill runs once per card); read lazily, only where needed
 CARDS = $(shell $(PY) -c 'import yaml; print(" ".join(yaml.safe_load(open("$(PROFILE_FILE)"))["cards"]))' 2>/dev/null)
 
-.PHONY: help setup test reproduce smoke verify rerun rehearse clean-results bench lab
+.PHONY: help setup test reproduce smoke verify rerun rehearse clean-results bench fidelity lab
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
 
@@ -69,8 +69,12 @@ bench: | $(VENV)/.installed ## Run the benchmarks (needs QAREPRO_DATA_DIR with t
 	$(PY) benchmarks/foundation.py
 	$(PY) benchmarks/distill.py
 	$(PY) benchmarks/card_estimate.py
+	$(PY) benchmarks/label_modes.py
 	$(PY) scripts/check_windowing.py
 	$(PY) scripts/check_scorer.py
+
+fidelity: | $(VENV)/.installed ## Measure each fidelity default against the old one on pocket-cpu (needs QAREPRO_DATA_DIR; CPU, ~1-2 h)
+	$(PY) benchmarks/fidelity.py
 
 clean-results: ## Remove one profile's results, reports and runs (PROFILE=... required; caches are kept)
 	$(if $(filter command line,$(origin PROFILE)),,$(error clean-results: name the profile, e.g. make clean-results PROFILE=smoke))

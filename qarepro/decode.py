@@ -23,7 +23,9 @@ Two decoders, because the two model cards were probably scored with different on
 * per window a no-answer score ``na = start[0] + end[0] + no_answer_boost`` and the window's
   best span score ``best``; a window with no valid span has ``best = -inf``;
 * margin = ``min over windows of (na - best)`` (Haystack's ``no_ans_gap`` is ``-margin``); the
-  answer is "" when margin > null_threshold (0 = Haystack: every window prefers no-answer),
+  answer is "" when margin >= null_threshold (0 = Haystack: no-answer is at least as good as the
+  best span in every window; on an exact tie Haystack's stable sort keeps its no-answer first,
+  prediction_head.py l.752-765),
   else the best span over all windows (Haystack flattens the candidates of all windows and
   sorts them by score, so the best span is the maximum across windows);
 * nbest: the ``n_best`` best pairs of each window (Haystack's ``n_best_per_sample``, which
@@ -43,9 +45,11 @@ deliberate):
   rank (what utils_qa's stable ``sorted`` gives with that top-k order); the null entry ranks
   after spans of equal score (utils_qa appends it last before its stable sort);
   haystack candidates: score descending, then window, then start token, then end token.
-* The no-answer decision is strict (``margin > null_threshold``) in both decoders. Haystack's
-  stable sort puts its no-answer first on an exact tie (``na == best``); the REFERENCE rule and
-  the na_prob contract below need the strict form.
+* The no-answer decision is strict (``margin > null_threshold``) for hf (utils_qa) and
+  inclusive (``margin >= null_threshold``) for haystack: Haystack builds its no-answer candidate
+  with score ``best_overall - no_ans_gap`` and puts it first in the list it sorts (a stable sort),
+  so on an exact tie (``na == best`` in the deciding window) no-answer wins. In the haystack
+  nbest the null entry likewise ranks before spans of equal score.
 * Spans whose character slice is empty (``char_end <= char_start``, e.g. zero-width tokens) are
   not candidates. utils_qa keeps them in its nbest but skips them when it picks the answer.
 * A question with no valid span at all is answered "" with na_prob 1.0 (utils_qa would answer
@@ -68,8 +72,9 @@ deliberate):
 min over windows of (na - best) (haystack), so "" is predicted exactly when
 ``na_prob > sigmoid(null_threshold)`` -- the official scorer's ``--na-prob-thresh`` and its
 best-threshold sweep work on it directly. Where float64 rounding makes
-``sigmoid(margin) == sigmoid(null_threshold)`` although margin > null_threshold, the stored
-value is raised by one ulp to keep that equivalence (impossible only for thresholds above ~36,
+``sigmoid(margin) == sigmoid(null_threshold)`` although "" is predicted (margin > null_threshold,
+or margin == null_threshold for haystack), the stored value is raised by one ulp to keep that
+equivalence (impossible only for thresholds above ~36,
 where the sigmoid is 1.0). With ``allow_no_answer=False`` "" is never predicted for a question
 that has a valid span and na_prob is 0.0 (1.0 for one without).
 """
@@ -403,7 +408,8 @@ def decode(
         margin[has_window] = key[nf]
 
     if allow_no_answer:
-        is_null = margin > null_threshold
+        # Haystack: ties go to no-answer (see the module docstring); utils_qa: strictly greater
+        is_null = margin >= null_threshold if method == "haystack" else margin > null_threshold
         na_prob = sigmoid(margin)
         s_t = float(sigmoid(null_threshold))
         above = np.nextafter(s_t, np.inf)
@@ -453,22 +459,18 @@ def decode(
                 "char_start": None,
                 "char_end": None,
             }
-            pos = sum(1 for e in entries if e["score"] >= null_score)  # after spans of equal score
+            if method == "haystack":  # before spans of equal score (Haystack's stable sort)
+                pos = sum(1 for e in entries if e["score"] > null_score)
+            else:  # after spans of equal score (utils_qa appends the null entry last)
+                pos = sum(1 for e in entries if e["score"] >= null_score)
             entries.insert(pos, null_entry)
             if len(entries) > n_best and pos < n_best:
                 entries.pop()  # the null entry made it into the top n_best; drop the last span
-        answers[qid] = "" if is_null[q] else _best_text(entries)
+        # the best span's text (from the candidates: with n_best 1 a tied null entry can push it off the nbest list)
+        answers[qid] = "" if is_null[q] or lo == c_ptr_l[q + 1] else ctx[csl[lo]:cel[lo]]
         probs[qid] = float(na_prob[q])
         nbest[qid] = entries
     return Predictions(answers=answers, na_prob=probs, nbest=nbest)
-
-
-def _best_text(entries: list[dict]) -> str:
-    """Text of the best span entry (the null entry has char_start None)."""
-    for e in entries:
-        if e["char_start"] is not None:
-            return e["text"]
-    return ""
 
 
 def write_predictions(preds: Predictions, out_dir: str | os.PathLike) -> dict[str, Path]:

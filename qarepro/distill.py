@@ -46,7 +46,7 @@ from .teacher import (  # noqa: F401  (re-exported: the stage's public API lives
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from .precision import PRECISIONS  # noqa: E402  ("auto", "fp32", "bf16", "fp16")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -79,6 +79,11 @@ class DistillConfig:
     doc_stride: int = 128
     stride_mode: str = qconfig.field("haystack", choices=["haystack", "hf"],
                                      help="haystack: doc_stride is the step between windows; hf: the overlap")
+    label_mode: str = qconfig.field(
+        "hf", choices=["hf", "haystack"],
+        help="training labels: hf (question stripped, answer wholly in the window); haystack: Haystack v1's "
+             "SquadProcessor edge cases (end label on the trailing special token for an answer ending on the "
+             "context's last token, questions with mismatched answer offsets dropped, question not stripped)")
     # optimisation
     batch_size: int = qconfig.field(32, help="global batch (all processes, all accumulation steps)")
     per_device_batch_size: int | None = qconfig.field(
@@ -106,12 +111,19 @@ class DistillConfig:
         "fp32", choices=list(PRECISIONS),
         help="teacher forward pass (cache or online); fp32 keeps the logits' full precision, auto: bf16/fp16 on GPU")
     # model details
+    learnable_logit_divisor: bool = qconfig.field(
+        False, help="Haystack's QA head divides its logits by a learnable temperature_for_confidence (init 1, "
+                    "trained with weight decay); both losses see the divided logits. Kept out of the exported "
+                    "model (as Haystack's conversion), its final value is recorded in train_metrics.json")
     embeds_dropout_prob: float = qconfig.field(0.1, help="dropout on the encoder output before the QA head")
     model_dropout: float | None = qconfig.field(
         None, help="hidden and attention dropout of the student; null keeps the checkpoint's value")
     # running
-    precision: str = qconfig.field("auto", choices=list(PRECISIONS),
-                                   help="auto: bf16 (fp16 without bf16) on GPU, fp32 on CPU")
+    precision: str = qconfig.field("fp32", choices=list(PRECISIONS),
+                                   help="student training: fp32 (the cards); bf16 / fp16 autocast; auto: bf16 "
+                                        "(fp16 without bf16) on GPU, fp32 on CPU. bf16 also runs on a CPU")
+    tf32: bool = qconfig.field(False, help="allow TF32 for fp32 matrix products on GPUs that have it (not the "
+                                           "cards' fp32; off unless asked)")
     checkpoint_every: int = qconfig.field(500, help="save a resumable checkpoint every N steps (0: none)")
     keep_checkpoints: int | None = qconfig.field(2, help="how many recent checkpoints to keep (null: all)")
     log_every: int = 10
@@ -278,6 +290,43 @@ def build_student(cfg: DistillConfig, teacher=None):
     return student
 
 
+def _logit_divisor_class():
+    import torch
+    from transformers.modeling_outputs import QuestionAnsweringModelOutput
+
+    class LogitDivisor(torch.nn.Module):
+        """A QA model whose start and end logits are divided by a learnable scalar, as Haystack v1's
+        QuestionAnsweringHead.temperature_for_confidence (prediction_head.py l.274, 315-318, 359-360).
+
+        A wrapper, not a weight of the transformers model, so that `save_pretrained` of `.model`
+        never exports it (Haystack's convert_to_transformers copies only qa_outputs), while the
+        Trainer's checkpoints (the wrapper's state dict) keep it for an exact resume."""
+
+        def __init__(self, model, init: float = 1.0):
+            super().__init__()
+            self.model = model
+            self.temperature_for_confidence = torch.nn.Parameter(torch.ones(1) * init)
+
+        def forward(self, **inputs):
+            out = self.model(**inputs)
+            t = self.temperature_for_confidence
+            return QuestionAnsweringModelOutput(start_logits=out.start_logits / t, end_logits=out.end_logits / t)
+
+    return LogitDivisor
+
+
+def with_logit_divisor(model, init: float = 1.0):
+    """`model` wrapped so that its logits are divided by a trained `temperature_for_confidence`."""
+    return _logit_divisor_class()(model, init)
+
+
+def unwrap_divisor(model):
+    """(the transformers model, the divisor value or None) of a possibly wrapped model."""
+    if hasattr(model, "temperature_for_confidence") and hasattr(model, "model"):
+        return model.model, float(model.temperature_for_confidence.detach().float().cpu().item())
+    return model, None
+
+
 def add_embeds_dropout(model, p: float):
     """Dropout on the encoder output feeding the QA head, in training mode only (Haystack's
     `embeds_dropout_prob`). A forward pre-hook: weights and saved files are unchanged."""
@@ -295,16 +344,15 @@ def add_embeds_dropout(model, p: float):
 # Training
 
 
-def resolve_precision(precision: str) -> str:
-    import torch
+def resolve_precision(precision: str, device=None) -> str:
+    """What `precision` means on `device` (a qarepro.precision.DeviceInfo, a device name, or None:
+    this machine's). fp16 on a CPU is a DistillError."""
+    from . import precision as qprecision
 
-    if precision == "auto":
-        if not torch.cuda.is_available():
-            return "fp32"
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if precision != "fp32" and not torch.cuda.is_available():
-        raise DistillError(f"precision {precision!r} needs a GPU; use fp32 or auto on CPU")
-    return precision
+    try:
+        return qprecision.resolve(precision, device)
+    except qprecision.PrecisionError as err:
+        raise DistillError(str(err)) from None
 
 
 def batch_plan(cfg: DistillConfig, world_size: int) -> tuple[int, int]:
@@ -528,7 +576,10 @@ def train(cfg: DistillConfig, *, resume: bool = False) -> Path:
     state = PartialState(cpu=not torch.cuda.is_available())
     world, is_main = state.num_processes, state.is_main_process
     per_device, grad_accum = batch_plan(cfg, world)
-    precision = resolve_precision(cfg.precision)
+    precision = resolve_precision(cfg.precision, str(state.device))
+    from .precision import set_tf32
+
+    set_tf32(cfg.tf32)  # the cards' fp32 unless asked: no TF32 matrix products
     folder = run_dir(cfg)
     ckpt_dir, model_dir = folder / "checkpoints", folder / "model"
 
@@ -567,6 +618,11 @@ def train(cfg: DistillConfig, *, resume: bool = False) -> Path:
                     teacher_tok = load_tokenizer(cfg.teacher, cfg.teacher_revision)
                     check_same_tokenization(tokenizer, teacher_tok, _sample_pairs(examples))
             features, feature_key = training_features(cfg, tokenizer, examples)
+            from .features import cached_label_stats
+
+            label_stats = cached_label_stats(feature_key)
+            if label_stats and cfg.label_mode == "haystack":
+                log.info("labels (haystack mode): %s", json.dumps(label_stats))
             logits = None
             if cfg.uses_teacher_logits and cfg.teacher_logits == "cached":
                 logits = cache_teacher(cfg, tokenizer=tokenizer, features=features, feature_key=feature_key,
@@ -576,6 +632,8 @@ def train(cfg: DistillConfig, *, resume: bool = False) -> Path:
 
         set_seed(cfg.seed)
         student = build_student(cfg, teacher=teacher_model)
+        if cfg.learnable_logit_divisor:
+            student = with_logit_divisor(student)
         if not (cfg.uses_teacher_logits and cfg.teacher_logits == "online"):
             teacher_model = None
         inputs = model_inputs(tokenizer, features)
@@ -626,14 +684,22 @@ def train(cfg: DistillConfig, *, resume: bool = False) -> Path:
         if is_main:
             tmp = folder / f".model.tmp-{os.getpid()}"
             shutil.rmtree(tmp, ignore_errors=True)
-            trainer.save_model(str(tmp))
+            hf_model, divisor = unwrap_divisor(trainer.accelerator.unwrap_model(trainer.model))
+            if divisor is None:
+                trainer.save_model(str(tmp))
+            else:  # the transformers model alone: the divisor is not exported (Haystack's conversion)
+                hf_model.save_pretrained(str(tmp))
+                torch.save(trainer.args, tmp / "training_args.bin")
             tokenizer.save_pretrained(str(tmp))
             qconfig.dump(cfg, tmp / "config.yaml")
             metrics = {
                 **result.metrics, "global_step": result.global_step, "seconds": round(seconds, 3),
                 "features": len(features), "examples": len(examples), "processes": world,
                 "per_device_batch_size": per_device, "gradient_accumulation_steps": grad_accum,
-                "precision": precision, "teacher_cache": str(logits.path) if logits is not None else None,
+                "precision": precision, "tf32": cfg.tf32,
+                "learnable_logit_divisor": cfg.learnable_logit_divisor, "logit_divisor": divisor,
+                "labels": label_stats,
+                "teacher_cache": str(logits.path) if logits is not None else None,
                 "resumed_from": str(last_ckpt) if last_ckpt else None,
                 "provenance": {"student": model_source(cfg.student, cfg.student_revision) if cfg.student else None,
                                "teacher": model_source(cfg.teacher, cfg.teacher_revision) if cfg.teacher else None},
@@ -643,7 +709,8 @@ def train(cfg: DistillConfig, *, resume: bool = False) -> Path:
             shutil.rmtree(model_dir, ignore_errors=True)
             os.replace(tmp, model_dir)
             qio.write_json(folder / "train_metrics.json", metrics)
-            log.info("run %s: done in %.1f s; model in %s", cfg.name, seconds, model_dir)
+            log.info("run %s: done in %.1f s; model in %s%s", cfg.name, seconds, model_dir,
+                     f"; logit divisor {divisor:.6g} (not exported)" if divisor is not None else "")
         state.wait_for_everyone()
         return model_dir
     finally:

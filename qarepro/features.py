@@ -12,6 +12,16 @@ One feature is one window of a context, laid out as the tokenizer lays out a pai
 - Labels come from the first gold answer: the start/end token positions of its character span if
   the span lies wholly inside the window, else (0, 0); impossible questions are (0, 0). Every
   window is kept.
+- ``label_mode="haystack"`` reproduces Haystack v1.0's SquadProcessor instead (processor.py
+  ``_convert_answers`` l.589-652, samples.py ``offset_to_token_idx_vecorized`` l.172-185,
+  tokenization.py ``tokenize_batch_question_answering`` l.112): the question is tokenised as
+  given (not stripped); a character maps to the last token starting at or before it, except that
+  a character at or after the start of the context's last token maps one *past* it, so an answer
+  ending on the context's last token gets its end label on the trailing special token (the
+  in-window test is ``passage_len_t >= answer_end_t``); and a question whose answer text does
+  not match its offset (``context[s:e+1].strip() != text.strip()``, or the text is not in the
+  context), in a window that holds it, is dropped with all its windows. What differs from the
+  default rule is counted (`label_stats`) and logged.
 
 Character -> token mapping: the answer starts at the first context token whose character end is
 past the answer's start, and ends at the last context token that starts before the answer's end.
@@ -45,13 +55,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import logging
+
 import numpy as np
 
 from qarepro import paths
 
+log = logging.getLogger(__name__)
+
 # Bump when the layout, the columns or the labelling rule change: old cache entries are then ignored.
 FEATURES_FORMAT_VERSION = 1
 STRIDE_MODES = ("haystack", "hf")
+LABEL_MODES = ("hf", "haystack")
 CACHE_META = "qarepro_features.json"
 
 _TOKENIZE_BATCH = 4096  # texts per fast-tokenizer batch call
@@ -70,6 +85,7 @@ class WindowConfig:
     max_query_length: int = 64
     doc_stride: int = 128
     stride_mode: str = "haystack"
+    label_mode: str = "hf"
 
     def __post_init__(self) -> None:
         for name in ("max_seq_len", "max_query_length", "doc_stride"):
@@ -78,6 +94,8 @@ class WindowConfig:
                 raise TypeError(f"WindowConfig.{name} must be an int, got {value!r}")
         if self.stride_mode not in STRIDE_MODES:
             raise ValueError(f"WindowConfig.stride_mode must be one of {STRIDE_MODES}, got {self.stride_mode!r}")
+        if self.label_mode not in LABEL_MODES:
+            raise ValueError(f"WindowConfig.label_mode must be one of {LABEL_MODES}, got {self.label_mode!r}")
         if self.max_query_length < 1:
             raise ValueError(f"WindowConfig.max_query_length must be >= 1, got {self.max_query_length}")
         if self.max_seq_len <= self.max_query_length:
@@ -116,7 +134,10 @@ class WindowConfig:
         return room
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (int(v) if isinstance(v, np.integer) else v) for k, v in dataclasses.asdict(self).items()}
+        d = {k: (int(v) if isinstance(v, np.integer) else v) for k, v in dataclasses.asdict(self).items()}
+        if d["label_mode"] == "hf":  # the default rule keeps the cache keys it had before the option existed
+            d.pop("label_mode")
+        return d
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,7 +342,9 @@ def _tokenize(examples_cols: dict[str, list], backend, cfg: WindowConfig, progre
     ctx_idx = np.fromiter((index.setdefault(c, len(index)) for c in contexts), dtype=np.int64, count=len(contexts))
     unique = list(index)
     c_ptr, c_ids, c_start, c_end = _encode_texts(backend, unique, "tokenising contexts", progress)
-    questions = [q.lstrip() for q in examples_cols["question"]]
+    # HF run_qa strips the question; Haystack v1 tokenises it as given
+    questions = ([q.lstrip() for q in examples_cols["question"]] if cfg.label_mode == "hf"
+                 else list(examples_cols["question"]))
     q_ptr, q_ids, _, _ = _encode_texts(backend, questions, "tokenising questions", progress,
                                        max_tokens=cfg.max_query_length, with_offsets=False)
     return dict(ctx_idx=ctx_idx, c_ptr=c_ptr, c_ids=c_ids, c_start=c_start, c_end=c_end,
@@ -358,6 +381,49 @@ def char_span_to_token_span(c_ptr, c_start, c_end, ctx_of, s, e):
     ts[ok] = first[ok] - lo[ok]
     te[ok] = last[ok] - lo[ok]
     return ts, te
+
+
+def haystack_token_index(c_ptr, c_start, ctx_of, ch):
+    """Haystack v1's ``offset_to_token_idx_vecorized`` (samples.py l.172), vectorised.
+
+    For each character index ``ch`` in context ``ctx_of``: if ``ch`` is at or after the start of
+    the context's last token, one past the first token holding that largest start offset;
+    otherwise the last token whose start offset is <= ``ch`` (-1 before the first token).
+    Returns token indices within the context; -1 where ``ch < 0`` (no answer) or the context has
+    no tokens.
+    """
+    ctx_of = np.asarray(ctx_of, dtype=np.int64)
+    ch = np.asarray(ch, dtype=np.int64)
+    out = np.full(len(ch), -1, dtype=np.int64)
+    lens = np.diff(c_ptr)
+    if len(ch) == 0 or len(c_start) == 0:
+        return out
+    n_ctx = len(lens)
+    tok_ctx = np.repeat(np.arange(n_ctx, dtype=np.int64), lens)
+    big = int(max(c_start.max(initial=0), ch.max(initial=0))) + 2
+    run = np.maximum.accumulate(c_start + tok_ctx * big)  # non-decreasing over all contexts
+    nonempty = lens > 0
+    ctx_max = np.full(n_ctx, -1, dtype=np.int64)
+    ctx_max[nonempty] = np.maximum.reduceat(c_start, c_ptr[:-1][nonempty])
+    lo, m, base = c_ptr[ctx_of], ctx_max[ctx_of], ctx_of * big
+    first_max = np.searchsorted(run, m + base, side="left") - lo  # argmax: first token at the largest start
+    first_gt = np.searchsorted(run, ch + base, side="right") - lo  # argmax(offsets > ch)
+    idx = np.where(ch >= m, first_max + 1, first_gt - 1)
+    ok = (ch >= 0) & nonempty[ctx_of]
+    out[ok] = idx[ok]
+    return out
+
+
+def _haystack_mismatched(cols: dict[str, list]) -> list[tuple[int, int, int]]:
+    """(example, answer start, answer end char inclusive) of every answer Haystack's check fails:
+    its text is not in the context, or the context at its offset differs (whitespace-stripped)."""
+    bad = []
+    for i, (ctx, a) in enumerate(zip(cols["context"], cols["answers"])):
+        for text, start in zip((a or {}).get("text", []), (a or {}).get("answer_start", [])):
+            start = int(start)
+            if text not in ctx or ctx[start:start + len(text)].strip() != text.strip():
+                bad.append((i, start, start + len(text) - 1))
+    return bad
 
 
 def _first_answers(answers: list) -> tuple[np.ndarray, np.ndarray]:
@@ -445,6 +511,48 @@ def _build(examples, tokenizer, cfg: WindowConfig, layout: PairLayout, backend, 
     inside = (ts_f >= 0) & (ts_f >= ws) & (te_f < ws + wlen)
     start_pos = np.where(inside, p0 + ts_f - ws, 0)
     end_pos = np.where(inside, p0 + te_f - ws, 0)
+    stats: dict[str, Any] = {"label_mode": cfg.label_mode, "questions": n_ex, "features": F}
+    if cfg.label_mode == "haystack":
+        n_tok = np.diff(c_ptr)[ctx_idx]
+        hs = haystack_token_index(c_ptr, tok["c_start"], ctx_idx, s_char)
+        he = haystack_token_index(c_ptr, tok["c_start"], ctx_idx, np.where(s_char >= 0, e_char - 1, -1))
+        s_rel, e_rel = hs[f_ex] - ws, he[f_ex] - ws
+        h_in = (s_char[f_ex] >= 0) & (s_rel >= 0) & (s_rel < wlen) & (e_rel >= 0) & (e_rel <= wlen)
+        h_start = np.where(h_in, p0 + s_rel, 0)
+        h_end = np.where(h_in, p0 + e_rel, 0)
+        on_special = h_in & (e_rel == wlen)
+        drop = np.zeros(n_ex, dtype=bool)
+        bad = _haystack_mismatched(cols)
+        if bad:
+            b_ex = np.asarray([b[0] for b in bad], dtype=np.int64)
+            b_s = haystack_token_index(c_ptr, tok["c_start"], ctx_idx[b_ex], [b[1] for b in bad])
+            b_e = haystack_token_index(c_ptr, tok["c_start"], ctx_idx[b_ex], [b[2] for b in bad])
+            for x, s_t, e_t in zip(b_ex.tolist(), b_s.tolist(), b_e.tolist()):
+                w = np.arange(first_f[x], first_f[x] + n_win[x])
+                # processor.py l.633: checked only in a window that holds the whole answer
+                if np.any((s_t - ws[w] >= 0) & (e_t - ws[w] < wlen[w])):
+                    drop[x] = True
+        keep = ~drop[f_ex]
+        changed = (h_start != start_pos) | (h_end != end_pos)
+        answered = s_char >= 0
+        stats.update({
+            "features_relabelled": int((changed & keep).sum()),
+            "questions_relabelled": int(np.unique(f_ex[changed & keep]).size),
+            "features_end_on_special_token": int((on_special & keep).sum()),
+            "questions_end_on_special_token": int(np.unique(f_ex[on_special & keep]).size),
+            "answers_ending_on_last_context_token": int((answered & (he == n_tok)).sum()),
+            "answers_starting_on_last_context_token": int((answered & (hs == n_tok)).sum()),
+            "answers_mismatched": len(bad),
+            "questions_dropped": int(drop.sum()),
+            "features_dropped": int((~keep).sum()),
+            "questions_unstripped": int(sum(1 for q in cols["question"] if q != q.lstrip())),
+        })
+        start_pos, end_pos = h_start, h_end
+        if not keep.all():
+            f_ex, ws, wlen, p0, start_pos, end_pos = (a[keep] for a in (f_ex, ws, wlen, p0, start_pos, end_pos))
+            F = int(keep.sum())
+        stats["features"] = F
+        log.info("label_mode haystack: %s", json.dumps(stats))
 
     # Sources for the gather: specials, pad, question tokens, context tokens (ids and offsets).
     specials = np.asarray(layout.prefix + layout.middle + layout.suffix, dtype=np.int64)
@@ -501,7 +609,8 @@ def _build(examples, tokenizer, cfg: WindowConfig, layout: PairLayout, backend, 
     table = pa.concat_tables(tables) if tables else features.arrow_schema.empty_table()
     # An explicit fingerprint spares datasets from hashing the whole table (seconds on SQuAD train).
     fp = hashlib.sha256(f"{time.time_ns()}-{os.getpid()}-{F}".encode()).hexdigest()[:16]
-    return datasets.Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=features), fingerprint=fp)
+    ds = datasets.Dataset(InMemoryTable(table), info=datasets.DatasetInfo(features=features), fingerprint=fp)
+    return ds, stats
 
 
 def build_features(examples, tokenizer, cfg: WindowConfig | None = None, *, use_cache: bool = True,
@@ -517,7 +626,7 @@ def build_features(examples, tokenizer, cfg: WindowConfig | None = None, *, use_
     layout = pair_layout(tokenizer, backend)
     cfg.check_room(layout.n_special)
     if not use_cache:
-        return _build(examples, tokenizer, cfg, layout, backend, progress)
+        return _build(examples, tokenizer, cfg, layout, backend, progress)[0]
 
     import datasets
 
@@ -526,7 +635,7 @@ def build_features(examples, tokenizer, cfg: WindowConfig | None = None, *, use_
     if (final / CACHE_META).exists():
         return datasets.load_from_disk(str(final))
     t0 = time.perf_counter()
-    ds = _build(examples, tokenizer, cfg, layout, backend, progress)
+    ds, stats = _build(examples, tokenizer, cfg, layout, backend, progress)
     meta = {
         "key": key,
         "format_version": FEATURES_FORMAT_VERSION,
@@ -534,10 +643,29 @@ def build_features(examples, tokenizer, cfg: WindowConfig | None = None, *, use_
         "tokenizer": {"name_or_path": str(getattr(tokenizer, "name_or_path", "")), **tokenizer_fingerprint(tokenizer)},
         "examples": len(examples),
         "features": len(ds),
+        "labels": stats,
         "build_seconds": round(time.perf_counter() - t0, 3),
     }
     _save_atomically(ds, final, meta, progress)
     return datasets.load_from_disk(str(final))
+
+
+def label_stats(examples, tokenizer, cfg: WindowConfig) -> dict[str, Any]:
+    """What the labelling rule of `cfg` did to `examples` (counts; see the module docstring).
+    With label_mode "haystack": how many features and questions differ from the default rule,
+    end labels on the trailing special token, dropped questions and unstripped questions."""
+    backend = _backend(tokenizer)
+    layout = pair_layout(tokenizer, backend)
+    cfg.check_room(layout.n_special)
+    return _build(examples, tokenizer, cfg, layout, backend, False)[1]
+
+
+def cached_label_stats(key: str) -> dict[str, Any] | None:
+    """The label counts stored with a feature cache entry (None: no entry, or an older one)."""
+    meta = paths.feature_cache() / key / CACHE_META
+    if not meta.is_file():
+        return None
+    return json.loads(meta.read_text(encoding="utf-8")).get("labels")
 
 
 def _save_atomically(ds, final: Path, meta: dict, progress: bool | None = None) -> None:

@@ -8,7 +8,6 @@ metrics.json (official SQuAD 2.0 scorer keys) with provenance.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
 import time
@@ -41,15 +40,10 @@ def resolve_device(device: str | None = None) -> str:
 
 
 def autocast(device: str, precision: str = "auto"):
-    """bf16 (or fp16 where bf16 is missing) autocast on GPU; plain fp32 on CPU or when asked."""
-    import torch
+    """Autocast for `precision` on `device` (qarepro.precision.autocast); a no-op for fp32."""
+    from . import precision as qprecision
 
-    if not device.startswith("cuda") or precision == "fp32":
-        return contextlib.nullcontext()
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-    return torch.autocast("cuda", dtype=dtype)
+    return qprecision.autocast(device, precision)
 
 
 def load_model(model: str, revision: str | None = None):
@@ -58,8 +52,10 @@ def load_model(model: str, revision: str | None = None):
 
 
 def compute_logits(model, features, batch_size: int = 32, device: str | None = None,
-                   precision: str = "auto", desc: str = "logits") -> tuple[np.ndarray, np.ndarray]:
-    """Start and end logits (float32, n_features x seq_len) of `model` over `features`, in eval mode."""
+                   precision: str = "auto", desc: str = "logits",
+                   allow_tf32: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end logits (float32, n_features x seq_len) of `model` over `features`, in eval mode
+    (TF32 off for fp32 matrix products unless allow_tf32)."""
     import torch
     from tqdm.auto import tqdm
 
@@ -71,7 +67,9 @@ def compute_logits(model, features, batch_size: int = 32, device: str | None = N
     seq_len = len(features[0]["input_ids"]) if n else 0
     start = np.empty((n, seq_len), dtype=np.float32)
     end = np.empty((n, seq_len), dtype=np.float32)
-    with torch.inference_mode(), autocast(device, precision):
+    from .precision import fp32_matmul
+
+    with torch.inference_mode(), autocast(device, precision), fp32_matmul(allow_tf32):
         for lo in tqdm(range(0, n, batch_size), desc=desc, unit="batch", leave=False):
             batch = arrays[lo:lo + batch_size]
             inputs = {k: torch.as_tensor(np.asarray(batch[k]), dtype=torch.long, device=device) for k in columns}
@@ -81,10 +79,21 @@ def compute_logits(model, features, batch_size: int = 32, device: str | None = N
     return start, end
 
 
+# Inference windows per decoder. hf: the Hugging Face example's (run_qa.py: max_seq_length 384,
+# doc_stride 128 as the overlap). haystack: FARMReader's own defaults at v1.0.0
+# (haystack/nodes/reader/farm.py l.54-55: max_seq_len 256, doc_stride 128 as the step), which a
+# FARMReader loaded for scoring uses unless told otherwise; not the 384 training window.
+DEFAULT_WINDOWS = {
+    "hf": dict(max_seq_len=384, max_query_length=64, doc_stride=128, stride_mode="hf"),
+    "haystack": dict(max_seq_len=256, max_query_length=64, doc_stride=128, stride_mode="haystack"),
+}
+
+
 def default_window(decoder: str) -> qfeatures.WindowConfig:
-    """Inference windows: the HF example's 384/128-overlap for `hf`, training's 384/128-step for `haystack`."""
-    return qfeatures.WindowConfig(max_seq_len=384, max_query_length=64, doc_stride=128,
-                                  stride_mode="hf" if decoder == "hf" else "haystack")
+    """Inference windows of a decoder: hf 384 / 128 overlap; haystack (FARMReader) 256 / 128 step."""
+    if decoder not in DEFAULT_WINDOWS:
+        raise ValueError(f"decoder must be one of {sorted(DEFAULT_WINDOWS)}, got {decoder!r}")
+    return qfeatures.WindowConfig(**DEFAULT_WINDOWS[decoder])
 
 
 def has_gold(examples) -> bool:
@@ -157,9 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="folder of local dataset files (else $QAREPRO_DATA_DIR, then the hub)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--decoder", choices=["hf", "haystack"], default="hf")
-    p.add_argument("--max-seq-len", type=int, default=384)
-    p.add_argument("--max-query-length", type=int, default=64)
-    p.add_argument("--doc-stride", type=int, default=128)
+    p.add_argument("--max-seq-len", type=int, default=None, help="default: the decoder's (hf 384, haystack 256)")
+    p.add_argument("--max-query-length", type=int, default=None)
+    p.add_argument("--doc-stride", type=int, default=None, help="default: 128 (hf: overlap, haystack: step)")
     p.add_argument("--stride-mode", choices=["hf", "haystack"], default=None,
                    help="hf: stride is the overlap between windows; haystack: the step between window starts "
                         "(default: the decoder's own)")
@@ -179,9 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     allow = {"auto": None, "allow": True, "never": False}[args.no_answer]
     try:
-        window = qfeatures.WindowConfig(max_seq_len=args.max_seq_len, max_query_length=args.max_query_length,
-                                        doc_stride=args.doc_stride,
-                                        stride_mode=args.stride_mode or ("hf" if args.decoder == "hf" else "haystack"))
+        given = {k: v for k, v in (("max_seq_len", args.max_seq_len), ("max_query_length", args.max_query_length),
+                                   ("doc_stride", args.doc_stride), ("stride_mode", args.stride_mode)) if v is not None}
+        window = qfeatures.WindowConfig(**{**DEFAULT_WINDOWS[args.decoder], **given})
         result = run_predict(args.model, args.data, args.out, data_dir=args.data_dir, limit=args.limit,
                              revision=args.revision, window=window, decoder=args.decoder,
                              batch_size=args.batch_size, null_threshold=args.null_threshold,

@@ -150,7 +150,8 @@ def window_config(cfg):
     from .features import WindowConfig
 
     return WindowConfig(max_seq_len=cfg.max_seq_len, max_query_length=cfg.max_query_length,
-                        doc_stride=cfg.doc_stride, stride_mode=cfg.stride_mode)
+                        doc_stride=cfg.doc_stride, stride_mode=cfg.stride_mode,
+                        label_mode=getattr(cfg, "label_mode", "hf"))
 
 
 def load_training_examples(cfg):
@@ -192,28 +193,26 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", base)[:60] or "teacher"
 
 
-def cache_fields(cfg, feature_key: str) -> dict[str, Any]:
-    return {
+def cache_fields(cfg, feature_key: str, device: str | None = None) -> dict[str, Any]:
+    fields = {
         "format": CACHE_FORMAT,
         "teacher": cfg.teacher,
         "teacher_revision": cfg.teacher_revision,
         "teacher_fingerprint": model_fingerprint(cfg.teacher, cfg.teacher_revision),
         "feature_key": feature_key,
         "dtype": cfg.teacher_logits_dtype,
-        "precision": resolved_precision(cfg.teacher_precision),
+        "precision": resolved_precision(cfg.teacher_precision, device),
     }
+    if getattr(cfg, "tf32", False):  # only when asked: older caches (TF32 never enabled) keep their key
+        fields["tf32"] = True
+    return fields
 
 
 def resolved_precision(precision: str, device: str | None = None) -> str:
-    """What "auto" means here: fp32 on CPU; bf16 (fp16 without bf16 support) on GPU."""
-    import torch
+    """What a precision name means on `device` (None: cuda when torch sees a GPU); see qarepro.precision."""
+    from . import precision as qprecision
 
-    on_gpu = device.startswith("cuda") if device else torch.cuda.is_available()
-    if not on_gpu:
-        return "fp32"
-    if precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return precision
+    return qprecision.resolve(precision, device)
 
 
 def cache_key(fields: dict[str, Any]) -> str:
@@ -285,29 +284,25 @@ def open_cache(folder: str | os.PathLike, fields: dict[str, Any], rows: int, seq
 
 
 def autocast(device: str, precision: str):
-    """bf16/fp16 autocast on a GPU when asked ("auto": bf16 where supported, else fp16); fp32 otherwise."""
-    import contextlib
+    """Autocast for the teacher pass (qarepro.precision.autocast); a no-op for fp32."""
+    from . import precision as qprecision
 
-    import torch
-
-    if not device.startswith("cuda") or precision == "fp32":
-        return contextlib.nullcontext()
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return torch.autocast("cuda", dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[precision])
+    return qprecision.autocast(device, precision)
 
 
 def run_teacher(model, features, columns: list[str], out: np.ndarray, batch_size: int, device: str,
-                precision: str = "fp32") -> None:
-    """Fill out[i] = (start, end) logits of feature i: eval mode, no grad, batched, autocast on GPU
-    unless precision is fp32."""
+                precision: str = "fp32", allow_tf32: bool = False) -> None:
+    """Fill out[i] = (start, end) logits of feature i: eval mode, no grad, batched, autocast
+    unless precision is fp32 (then TF32 is off unless allow_tf32)."""
     import torch
     from tqdm.auto import tqdm
+
+    from .precision import fp32_matmul
 
     model.to(device).eval()
     arrays = features.with_format("numpy", columns=columns)
     n = len(features)
-    with torch.inference_mode(), autocast(device, precision):
+    with torch.inference_mode(), autocast(device, precision), fp32_matmul(allow_tf32):
         for lo in tqdm(range(0, n, batch_size), desc="teacher logits", unit="batch", mininterval=5):
             batch = arrays[lo:lo + batch_size]
             inputs = {k: torch.as_tensor(np.asarray(batch[k]), dtype=torch.long).to(device) for k in columns}
@@ -334,7 +329,8 @@ def cache_teacher(cfg, *, tokenizer=None, features=None, feature_key: str | None
         examples = load_training_examples(cfg)
         check_same_tokenization(tokenizer, teacher_tok, _sample_pairs(examples))
         features, feature_key = training_features(cfg, tokenizer, examples)
-    fields = cache_fields(cfg, feature_key)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    fields = cache_fields(cfg, feature_key, device)
     key = cache_key(fields)
     folder = paths.teacher_cache() / f"{_slug(cfg.teacher)}-{key}"
     rows, seq_len = len(features), len(features[0]["input_ids"])
@@ -343,7 +339,6 @@ def cache_teacher(cfg, *, tokenizer=None, features=None, feature_key: str | None
         log.info("teacher logits: reusing %s (%d rows)", folder, rows)
         return cached
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     t0 = time.time()
     teacher = load_teacher(cfg)
     columns = [c for c in MODEL_INPUTS if c in features.column_names and c in _forward_args(teacher)]
@@ -356,7 +351,8 @@ def cache_teacher(cfg, *, tokenizer=None, features=None, feature_key: str | None
                                         shape=(rows, 2, seq_len))
         log.info("teacher logits: running %s over %d features (batch %d, %s)", cfg.teacher, rows,
                  cfg.teacher_batch_size, device)
-        run_teacher(teacher, features, columns, out, cfg.teacher_batch_size, device, cfg.teacher_precision)
+        run_teacher(teacher, features, columns, out, cfg.teacher_batch_size, device, cfg.teacher_precision,
+                    getattr(cfg, "tf32", False))
         if not np.isfinite(out).all():
             raise TeacherCacheError(f"teacher {cfg.teacher!r} produced non-finite logits "
                                     f"(dtype {cfg.teacher_logits_dtype}); nothing cached")

@@ -141,12 +141,12 @@ def ref_haystack(ids, contexts, ex_idx, offsets, start, end, n_best=20, max_len=
                 score, w, f = na0
             entry = dict(text="", score=score, start_logit=float(start[f][0]), end_logit=float(end[f][0]),
                          window=w, char_start=None, char_end=None)
-            pos = len([e for e in nbest if e["score"] >= score])
+            pos = len([e for e in nbest if e["score"] > score])  # stable sort, no-answer listed first
             nbest.insert(pos, entry)
             if len(nbest) > n_best and pos < n_best:
                 nbest.pop()
         if allow:
-            answer = "" if margin > thr else cands[0][1]["text"]
+            answer = "" if margin >= thr else cands[0][1]["text"]  # ties go to no-answer
         else:
             answer = cands[0][1]["text"] if cands else ""
         out[qid] = (answer, margin, nbest)
@@ -400,6 +400,21 @@ def test_no_valid_span_and_no_window(method):
         assert p.na_prob == {"a": 1.0, "b": 1.0}
         assert p.nbest["b"] == []
         assert [e["text"] for e in p.nbest["a"]] == ([""] if allow else [])
+
+
+def test_haystack_picks_no_answer_on_an_exact_tie_hf_does_not():
+    """Haystack v1 reduce_preds: the no-answer candidate (score best - no_ans_gap) is listed first
+    and the sort is stable, so na == best answers "" (prediction_head.py l.752-765); utils_qa
+    needs null > best."""
+    inp = _one_window(CTX, SPANS, [3, 0, 0, 0, 5, 1, 0], [2, 0, 0, 0, 0, -1, 0])  # na 3 + 2 = best 5 + 0
+    hs, hf = decode(**inp, method="haystack"), decode(**inp, method="hf")
+    assert hs.answers == {"a": ""} and hf.answers == {"a": "beta"}
+    assert hs.na_prob["a"] > 0.5 >= hf.na_prob["a"]  # the scorer's na_prob contract holds for both
+    assert hs.nbest["a"][0]["text"] == "" and hs.nbest["a"][0]["score"] == 5.0
+    assert hf.nbest["a"][0]["text"] == "beta"
+    # a hair below the tie, haystack answers the span too
+    inp["start_logits"][0, 0] = np.nextafter(np.float32(3), np.float32(0))
+    assert decode(**inp, method="haystack").answers == {"a": "beta"}
 
 
 def test_zero_width_tokens_are_not_answers():

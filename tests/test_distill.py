@@ -108,7 +108,7 @@ CARD = {
         teacher="deepset/roberta-large-squad2", student="FacebookAI/roberta-base", batch_size=80, epochs=4,
         temperature=1.5, distillation_loss_weight=0.75),
     "bert-medium-squad2-distilled": dict(
-        teacher="deepset/bert-large-uncased-whole-word-masking-squad2", student="google/bert_uncased_L-8_H-512_A-8",
+        teacher="deepset/bert-large-uncased-whole-word-masking-squad2", student="prajjwal1/bert-medium",
         batch_size=6, epochs=2, temperature=5.0, distillation_loss_weight=1.0),
 }
 
@@ -125,6 +125,9 @@ def test_card_configs_follow_reference(card):
     assert cfg.loss_variant == "haystack" and cfg.teacher_logits == "cached" and cfg.teacher_logits_dtype == "float32"
     assert cfg.teacher_precision == "fp32"
     assert cfg.teacher_revision
+    # Haystack v1 source (REFERENCE §6): fp32, the learnable logit divisor, its labelling rule
+    assert cfg.precision == "fp32" and cfg.tf32 is False
+    assert cfg.learnable_logit_divisor is True and cfg.label_mode == "haystack"
 
 
 def test_config_is_strict_and_overridable(tmp_path):
@@ -567,6 +570,89 @@ def test_batch_plan_errors():
 
 # --------------------------------------------------------------------------------------------
 # Model card
+
+
+# --------------------------------------------------------------------------------------------
+# Learnable logit divisor (Haystack's temperature_for_confidence)
+
+
+def test_logit_divisor_divides_both_losses_inputs_and_gets_gradient(pair):
+    from transformers import AutoModelForQuestionAnswering
+
+    torch.manual_seed(0)
+    inner = AutoModelForQuestionAnswering.from_pretrained(pair["student"]).eval()
+    model = distill.with_logit_divisor(inner)
+    ids = torch.randint(5, 100, (2, 16))
+    with torch.no_grad():
+        model.temperature_for_confidence.fill_(2.0)
+        raw, div = inner(input_ids=ids), model(input_ids=ids)
+    assert torch.allclose(div.start_logits, raw.start_logits / 2) and torch.allclose(div.end_logits, raw.end_logits / 2)
+    # the loss is computed on the divided logits, so the divisor receives a gradient from both terms
+    model.temperature_for_confidence.data.fill_(1.0)
+    teacher = torch.randn(2, 2, 16)
+    pos = torch.tensor([3, 5])
+    for w in (0.0, 1.0):  # CE alone, KL alone
+        model.zero_grad()
+        out = model(input_ids=ids)
+        distillation_loss(out.start_logits, out.end_logits, teacher[:, 0], teacher[:, 1], pos, pos,
+                          temperature=1.5, weight=w).backward()
+        assert model.temperature_for_confidence.grad.abs().item() > 0, w
+    # it is a parameter of the trained module: AdamW (built over model.parameters()) decays it too
+    names = [n for n, _ in model.named_parameters()]
+    assert "temperature_for_confidence" in names and len(names) == len(list(inner.parameters())) + 1
+    opt = optim.AdamW(model.parameters(), lr=0.1, weight_decay=0.01, correct_bias=False)
+    model.zero_grad()
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()  # zero gradient: only the decoupled decay moves it
+    assert model.temperature_for_confidence.item() == pytest.approx(1.0 * (1 - 0.1 * 0.01), abs=1e-7)
+    assert distill.unwrap_divisor(model)[0] is inner and distill.unwrap_divisor(inner) == (inner, None)
+
+
+def test_logit_divisor_is_trained_recorded_and_not_exported(pair):
+    from safetensors.torch import load_file
+
+    cfg = tiny_config(pair, name="divisor", learnable_logit_divisor=True, max_steps=4, checkpoint_every=2)
+    model_dir = distill.train(cfg)
+    metrics = json.loads((model_dir / "train_metrics.json").read_text())
+    assert metrics["learnable_logit_divisor"] is True
+    assert isinstance(metrics["logit_divisor"], float) and metrics["logit_divisor"] != 1.0  # it was trained
+    exported = load_params(model_dir)
+    assert not [k for k in exported if "temperature" in k]  # Haystack's conversion drops it as well
+    from transformers import AutoModelForQuestionAnswering
+
+    AutoModelForQuestionAnswering.from_pretrained(model_dir)  # a plain transformers checkpoint
+    ckpt = distill.complete_checkpoints(model_dir.parent / "checkpoints")[-1]
+    saved = load_file(str(ckpt / "model.safetensors"))
+    assert saved["temperature_for_confidence"].item() == pytest.approx(metrics["logit_divisor"], abs=0)
+    # without the option nothing changes: no divisor anywhere
+    plain = distill.train(tiny_config(pair, name="no-divisor", max_steps=2))
+    assert json.loads((plain / "train_metrics.json").read_text())["logit_divisor"] is None
+
+
+def test_resume_with_logit_divisor_is_exact(pair):
+    """The divisor lives in the Trainer checkpoint, so a resumed run ends where an uninterrupted one does."""
+    common = dict(learnable_logit_divisor=True, max_steps=6, checkpoint_every=3, keep_checkpoints=None,
+                  model_dropout=0.0, embeds_dropout_prob=0.0)
+    ref = distill.train(tiny_config(pair, name="div-ref", **common))
+    cut = distill.train(tiny_config(pair, name="div-cut", **common))
+    run = cut.parent
+    shutil.rmtree(run / "checkpoints" / "checkpoint-6")
+    shutil.rmtree(cut)
+    resumed = distill.train(tiny_config(pair, name="div-cut", **common), resume=True)
+    m_ref = json.loads((ref / "train_metrics.json").read_text())
+    m_res = json.loads((resumed / "train_metrics.json").read_text())
+    assert m_res["resumed_from"].endswith("checkpoint-3")
+    assert m_res["logit_divisor"] == m_ref["logit_divisor"] != 1.0
+    a, b = load_params(ref), load_params(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_haystack_label_mode_trains_and_records_its_counts(pair):
+    model_dir = distill.train(tiny_config(pair, name="hs-labels", label_mode="haystack", max_steps=2))
+    labels = json.loads((model_dir / "train_metrics.json").read_text())["labels"]
+    assert labels["label_mode"] == "haystack" and labels["questions"] == 24
+    assert {"features_end_on_special_token", "questions_dropped", "features_relabelled"} <= set(labels)
 
 
 def test_model_card_with_results(tmp_path):

@@ -491,3 +491,91 @@ def test_property_windows_and_labels(case, bert_tok, roberta_tok):
             got = recover_answer(row, rows[row["example_index"]]["context"])
             if got:
                 assert got == answers[0]  # word-aligned answers are recovered exactly
+
+
+# ------------------------------------------------------------------------------------------
+# label_mode "haystack": Haystack v1 SquadProcessor's edge cases
+
+
+def _feature_of(feats, qid):
+    (row,) = [r for r in feats if r["example_id"] == qid]
+    return row
+
+
+def test_haystack_labels_end_on_the_trailing_special_token(tok):
+    context = "The capital of France is Paris."
+    rows = [_row("end", context, "What is the capital?", [("Paris.", context.index("Paris."))]),
+            _row("mid", context, "Which country?", [("France", context.index("France"))]),
+            _row("none", context, "Who?")]
+    cfg = dict(max_seq_len=48, max_query_length=12, doc_stride=8)
+    hf = build_features(_examples(rows), tok, WindowConfig(**cfg), use_cache=False)
+    hs = build_features(_examples(rows), tok, WindowConfig(**cfg, label_mode="haystack"), use_cache=False)
+    a, b = _feature_of(hf, "end"), _feature_of(hs, "end")
+    assert a["start_positions"] == b["start_positions"]
+    assert recover_answer(a, context) == "Paris."  # hf: the answer's own last token
+    # haystack: one past the context's last token, which is the pair's trailing special token
+    assert b["end_positions"] == a["end_positions"] + 1
+    assert b["input_ids"][b["end_positions"]] == tok.sep_token_id and b["offset_mapping"][b["end_positions"]] == [-1, -1]
+    for qid in ("mid", "none"):  # elsewhere the two rules agree
+        x, y = _feature_of(hf, qid), _feature_of(hs, qid)
+        assert (x["start_positions"], x["end_positions"]) == (y["start_positions"], y["end_positions"])
+    stats = qf.label_stats(_examples(rows), tok, WindowConfig(**cfg, label_mode="haystack"))
+    assert stats["features_end_on_special_token"] == 1 and stats["answers_ending_on_last_context_token"] == 1
+    assert stats["features_relabelled"] == 1 and stats["questions_dropped"] == 0
+
+
+def test_haystack_drops_a_question_whose_answer_is_not_at_its_offset(bert_tok):
+    context = "The capital of France is Paris. Lyon is another city."
+    rows = [_row("ok", context, "Capital?", [("Paris", context.index("Paris"))]),
+            _row("moved", context, "Capital?", [("Lyon", context.index("Paris"))]),  # text not at offset
+            _row("absent", context, "Capital?", [("Rome", 4)])]  # text not in the context at all
+    cfg = dict(max_seq_len=48, max_query_length=12, doc_stride=8)
+    hf = build_features(_examples(rows), bert_tok, WindowConfig(**cfg), use_cache=False)
+    hs = build_features(_examples(rows), bert_tok, WindowConfig(**cfg, label_mode="haystack"), use_cache=False)
+    assert set(hf["example_id"]) == {"ok", "moved", "absent"}  # hf labels by the offsets
+    assert set(hs["example_id"]) == {"ok"}  # Haystack drops the whole question
+    stats = qf.label_stats(_examples(rows), bert_tok, WindowConfig(**cfg, label_mode="haystack"))
+    assert stats["answers_mismatched"] == 2 and stats["questions_dropped"] == 2
+    assert stats["features"] == len(hs) == len(hf) - stats["features_dropped"]
+
+
+def test_haystack_keeps_the_question_as_given(roberta_tok, bert_tok):
+    context = "The capital of France is Paris."
+    rows = [_row("q", context, "  Which city?", [("Paris", context.index("Paris"))])]
+    for tok_, differs in ((roberta_tok, True), (bert_tok, False)):  # byte-level BPE sees the leading space
+        hf = build_features(_examples(rows), tok_, WindowConfig(max_seq_len=48, max_query_length=12, doc_stride=8),
+                            use_cache=False)[0]
+        hs = build_features(_examples(rows), tok_, WindowConfig(max_seq_len=48, max_query_length=12, doc_stride=8,
+                                                               label_mode="haystack"), use_cache=False)[0]
+        raw = tok_("  Which city?", add_special_tokens=False)["input_ids"]
+        stripped = tok_("Which city?", add_special_tokens=False)["input_ids"]
+        assert (raw != stripped) == differs
+        # both tokenizers put one special token ([CLS] / <s>) before the question
+        assert hs["input_ids"][1:1 + len(raw)] == raw and hf["input_ids"][1:1 + len(stripped)] == stripped
+        assert recover_answer(hs, context) == recover_answer(hf, context) == "Paris"
+
+
+def test_label_mode_in_cache_key_only_when_haystack(bert_tok):
+    base = WindowConfig()
+    assert base.label_mode == "hf" and "label_mode" not in base.to_dict()  # earlier caches keep their key
+    keys = {feature_cache_key(bert_tok, WindowConfig(label_mode=m), "fp") for m in ("hf", "haystack")}
+    assert len(keys) == 2
+    with pytest.raises(ValueError, match="label_mode"):
+        WindowConfig(label_mode="farm")
+
+
+def test_haystack_token_index_matches_its_definition():
+    """offset_to_token_idx_vecorized: at/after the last token's start -> one past it; else the last
+    token starting at or before the character (-1 before the first)."""
+    starts = np.array([2, 5, 9, 9, 14], dtype=np.int64)  # one context; two tokens share start 9
+    ptr = np.array([0, 5])
+
+    def ref(ch):
+        if ch >= starts.max():
+            return int(np.argmax(starts)) + 1
+        return int(np.argmax(starts > ch)) - 1
+
+    chars = list(range(0, 20))
+    got = qf.haystack_token_index(ptr, starts, np.zeros(len(chars), dtype=np.int64), chars)
+    assert got.tolist() == [ref(c) for c in chars]
+    assert qf.haystack_token_index(ptr, starts, [0], [-1]).tolist() == [-1]  # no answer

@@ -14,7 +14,7 @@ def test_ablation_plan_is_one_factor_at_a_time(monkeypatch):
     bert = [r for r in plan if r["card"] == "bert-medium-squad2-distilled"]
     baseline = [r for r in bert if r["factor"] == pipeline.BASELINE_SEED]
     bert = [r for r in bert if r["factor"] != pipeline.BASELINE_SEED]
-    assert len(bert) == 5 + 5 + 2 + 3 + 2
+    assert len(bert) == 5 + 5 + 2 + 2 + 3 + 2  # T, w, loss, precision, seed, decoder
     for r in bert:
         if (r["factor"], r["value"]) == ("weight", 0.0):  # the no-distillation run at the centre seed
             assert r["overrides"] == {"seed": 42, **pipeline.NO_DISTILLATION}
@@ -25,7 +25,10 @@ def test_ablation_plan_is_one_factor_at_a_time(monkeypatch):
     assert all(r["overrides"]["distillation_loss_weight"] == 0.0 and r["overrides"]["teacher"] is None
                for r in baseline)
     centres = {(r["factor"], r["value"]) for r in bert if r["center"]}
-    assert centres == {("temperature", 5.0), ("weight", 1.0), ("loss", "haystack"), ("seed", 42), ("decoder", "hf")}
+    assert centres == {("temperature", 5.0), ("weight", 1.0), ("loss", "haystack"), ("precision", "fp32"),
+                       ("seed", 42), ("decoder", "hf")}
+    assert [r["overrides"] for r in bert if r["factor"] == "precision"] == [{"precision": "fp32"},
+                                                                             {"precision": "bf16"}]
 
 def test_distillation_gain_is_a_mean_over_seeds_on_both_sides():
     rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -62,6 +63,26 @@ def test_evaluate_two_datasets_is_deterministic(tiny_roberta, fixture_files, tmp
         assert (tmp_path / "a" / name / "predictions.json").read_text() == (tmp_path / "b" / name / "predictions.json").read_text()
     on_disk = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert on_disk["provenance"]["profile"] == "test" and on_disk["results"]["squad-v1.1-dev-sample"]["n_questions"] == 40
+
+
+def test_each_decoder_has_its_own_window_and_every_metrics_file_records_it(tiny_bert, fixture_files, tmp_path):
+    """haystack: FARMReader's inference window (max_seq_len 256, doc_stride 128 as the step,
+    haystack/nodes/reader/farm.py l.54-55); hf: the HF example's 384 / 128 overlap."""
+    assert dataclasses.asdict(predict.default_window("haystack")) == dict(
+        max_seq_len=256, max_query_length=64, doc_stride=128, stride_mode="haystack", label_mode="hf")
+    assert dataclasses.asdict(predict.default_window("hf")) == dict(
+        max_seq_len=384, max_query_length=64, doc_stride=128, stride_mode="hf", label_mode="hf")
+    src = str(fixture_files["squad_v2_dev"])
+    for decoder, seq in (("haystack", 256), ("hf", 384)):
+        out = tmp_path / decoder
+        evaluate.evaluate_model(str(tiny_bert), [src], out, decoder=decoder, batch_size=16, limit=8)
+        summary = json.loads((out / "metrics.json").read_text())
+        per_set = json.loads((out / "squad-v2.0-dev-sample" / "metrics.json").read_text())
+        assert summary["settings"]["window"]["max_seq_len"] == per_set["window"]["max_seq_len"] == seq
+        assert per_set["window"]["stride_mode"] == ("haystack" if decoder == "haystack" else "hf")
+    rc = cli.main(["predict", "--model", str(tiny_bert), "--data", src, "--out", str(tmp_path / "cli"),
+                   "--decoder", "haystack", "--limit", "4"])
+    assert rc == 0 and json.loads((tmp_path / "cli" / "metrics.json").read_text())["window"]["max_seq_len"] == 256
 
 
 def test_bad_window_is_one_clear_error(tiny_bert, fixture_files, tmp_path, capsys):

@@ -33,6 +33,7 @@ ABLATION_FACTORS: dict[str, str] = {
     "temperature": "temperature",
     "weight": "distillation_loss_weight",
     "loss": "loss_variant",
+    "precision": "precision",  # the student's training precision; the teacher cache and scoring keep theirs
     "seed": "seed",
 }
 

@@ -1,0 +1,101 @@
+"""Numeric precision of every forward pass: what a precision name means on a device, and the
+autocast and TF32 settings that go with it.
+
+The cards trained, cached teacher logits and were scored in fp32 (Haystack v1 leaves `use_amp`
+unset; shared/REFERENCE.md §6), so "fp32" is the default of the card configs and of the full
+profile. "bf16" and "fp16" are autocast (mixed precision): the weights stay fp32, matrix products
+run in the lower precision. "auto" is bf16 on a GPU that has it, fp16 on one that does not, and
+fp32 on a CPU. bf16 also runs on a CPU (torch's CPU autocast; emulated, so slow, where the CPU
+lacks native bf16 instructions); fp16 needs a GPU.
+
+TF32 (the tensor-core format Ampere and later GPUs use for fp32 matrix products when allowed)
+keeps only 10 mantissa bits, so "fp32" with TF32 on is not the cards' fp32. `fp32_matmul`
+switches it off for the duration of a pass unless `allow_tf32` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class PrecisionError(ValueError):
+    """A precision the device cannot run (fp16 on a CPU)."""
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What precision resolution needs to know about a device (so it can be tested without one)."""
+
+    type: str = "cpu"  # "cpu" or "cuda"
+    bf16: bool = False  # bf16 arithmetic supported natively
+    name: str = ""
+
+
+def describe_device(device: str | None = None) -> DeviceInfo:
+    """The device `device` names ("cuda", "cuda:1", "cpu"; None: cuda when torch sees a GPU)."""
+    import torch
+
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda"):
+        index = torch.device(device).index or 0
+        return DeviceInfo("cuda", bool(torch.cuda.is_bf16_supported()), torch.cuda.get_device_name(index))
+    native = False
+    with contextlib.suppress(Exception):
+        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return DeviceInfo("cpu", native, "cpu")
+
+
+def resolve(precision: str, device: DeviceInfo | str | None = None) -> str:
+    """The precision a pass actually runs in: "fp32", "bf16" or "fp16"."""
+    if precision not in PRECISIONS:
+        raise PrecisionError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    info = device if isinstance(device, DeviceInfo) else describe_device(device)
+    if precision == "auto":
+        if info.type != "cuda":
+            return "fp32"
+        return "bf16" if info.bf16 else "fp16"
+    if precision == "fp16" and info.type != "cuda":
+        raise PrecisionError("precision 'fp16' needs a GPU; use fp32 or bf16 on a CPU")
+    return precision
+
+
+def autocast(device: str, precision: str):
+    """Autocast for `precision` on `device` ("auto" resolved here); a no-op for fp32."""
+    import torch
+
+    resolved = resolve(precision, device)
+    if resolved == "fp32":
+        return contextlib.nullcontext()
+    kind = "cuda" if str(device).startswith("cuda") else "cpu"
+    if kind == "cpu" and not describe_device("cpu").bf16:
+        log.info("bf16 on a CPU without native bf16 instructions: emulated (bf16 rounding, fp32 speed or slower)")
+    return torch.autocast(kind, dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[resolved])
+
+
+def set_tf32(allow: bool) -> tuple[bool, bool]:
+    """Allow or forbid TF32 for fp32 matrix products and convolutions; returns the old settings."""
+    import torch
+
+    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = allow
+    torch.backends.cudnn.allow_tf32 = allow
+    return old
+
+
+@contextlib.contextmanager
+def fp32_matmul(allow_tf32: bool = False):
+    """TF32 off (or on, when asked) inside the block; the previous settings come back after."""
+    import torch
+
+    old = set_tf32(allow_tf32)
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
