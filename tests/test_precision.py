@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qarepro import pipeline, precision
+from qarepro import paths, pipeline, precision
 from qarepro.config import ConfigError
 from qarepro.distill import DistillError, load_distill_config, resolve_precision
 from qarepro.precision import DeviceInfo, PrecisionError
@@ -76,7 +76,7 @@ def test_fp32_matmul_switches_tf32_off_and_restores():
 def test_precision_ablation_values_are_validated(tmp_path):
     import yaml
 
-    raw = yaml.safe_load((pipeline.paths.PROFILES / "smoke.yaml").read_text())
+    raw = yaml.safe_load((paths.PROFILES / "smoke.yaml").read_text())
     raw["ablations"]["precision"] = ["fp32", "tf32"]
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(raw))
