@@ -10,6 +10,7 @@ import pytest
 
 from qarepro import data, paths
 from qarepro.data import DataError, DataSourceError
+from tests.helpers import squad_doc as _doc, write_file as _write, qa_at as _qa
 
 SQUAD2_SAMPLE = paths.FIXTURES / "squad-v2.0-dev-sample.json"
 SQUAD1_DEV_SAMPLE = paths.FIXTURES / "squad-v1.1-dev-sample.json"
@@ -20,53 +21,6 @@ FIXTURES = [SQUAD2_SAMPLE, SQUAD1_DEV_SAMPLE, SQUAD1_TRAIN_SAMPLE]
 
 # ------------------------------------------------------------------------------------------
 # helpers
-
-
-def _doc() -> dict:
-    """A small valid SQuAD 2.0 document: two articles, one unanswerable question."""
-    return {
-        "version": "v2.0",
-        "data": [
-            {
-                "title": "Alpha",
-                "paragraphs": [
-                    {
-                        "context": "The cat sat on the mat. The cat was black.",
-                        "qas": [
-                            {"id": "q1", "question": "Where did the cat sit?",
-                             "answers": [{"text": "on the mat", "answer_start": 12}], "is_impossible": False},
-                            {"id": "q2", "question": "What colour was the dog?", "answers": [], "is_impossible": True},
-                        ],
-                    },
-                    {
-                        "context": "Paris is the capital of France.",
-                        "qas": [{"id": "q3", "question": "What is the capital of France?",
-                                 "answers": [{"text": "Paris", "answer_start": 0}], "is_impossible": False}],
-                    },
-                ],
-            },
-            {
-                "title": "Beta",
-                "paragraphs": [
-                    {
-                        "context": "Water boils at 100 degrees.",
-                        "qas": [{"id": "q4", "question": "At what temperature does water boil?",
-                                 "answers": [{"text": "100 degrees", "answer_start": 15}]}],
-                    }
-                ],
-            },
-        ],
-    }
-
-
-def _write(tmp_path, obj, name="bad.json"):
-    path = tmp_path / name
-    path.write_text(obj if isinstance(obj, str) else json.dumps(obj, indent=1), encoding="utf-8")
-    return path
-
-
-def _qa(doc, a, p, q):
-    return doc["data"][a]["paragraphs"][p]["qas"][q]
 
 
 def _hub_like(rows: list[dict]) -> datasets.Dataset:

@@ -9,27 +9,9 @@ import pytest
 
 from qarepro import claims as qclaims
 from qarepro import report
+from tests.helpers import seed_runs as _seed_runs, reproduced_metrics as _reproduced
 
 CARDS = ("roberta-base-squad2-distilled", "bert-medium-squad2-distilled")
-
-
-def _reproduced():
-    return {
-        "published": {"squad_v2-validation": {"exact": 69.9, "f1": 72.9}},
-        "distilled": {"squad_v2-validation": {"metrics": {"exact": 67.0, "f1": 71.0}}},
-        "base": {"squad_v2-validation": {"exact": 66.0, "f1": 69.0}},
-    }
-
-
-def _seed_runs(card="bert-medium-squad2-distilled", gains=((42, 60.0, 55.0), (43, 62.0, 56.0), (44, 61.0, 57.0))):
-    runs = []
-    for ds, shift in (("d1", 0.0), ("d2", 10.0)):
-        for seed, distilled, base in gains:
-            runs.append({"card": card, "dataset": ds, "factor": "seed", "value": seed, "seed": seed,
-                         "decoder": "hf", "f1": distilled + shift, "center": False, "is_base": False})
-            runs.append({"card": card, "dataset": ds, "factor": "baseline_seed", "value": seed, "seed": seed,
-                         "decoder": "hf", "f1": base + shift, "center": False, "is_base": seed == 42})
-    return runs
 
 
 @pytest.mark.parametrize("claimed, reproduced, tol, expected", [

@@ -10,44 +10,14 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 from qarepro import report  # noqa: E402
+from tests.helpers import seed_runs as _seed_runs, reproduced_metrics as _reproduced, toy_scoring_case as _toy
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def _reproduced():
-    return {
-        "published": {"squad_v2-validation": {"exact": 69.9, "f1": 72.9}},
-        "distilled": {"squad_v2-validation": {"metrics": {"exact": 67.0, "f1": 71.0}}},
-        "base": {"squad_v2-validation": {"exact": 66.0, "f1": 69.0}},
-    }
-
-
-def _toy():
-    gold = {"data": [{"title": "t", "paragraphs": [{"context": "a b c d", "qas": [
-        {"id": "1", "question": "?", "answers": [{"text": "b c", "answer_start": 2}]},
-        {"id": "2", "question": "?", "answers": []},
-        {"id": "3", "question": "?", "answers": [{"text": "d", "answer_start": 6}]},
-        {"id": "4", "question": "?", "answers": []},
-    ]}]}]}
-    preds = {"1": "b c", "2": "a", "3": "c d", "4": "d"}
-    na = {"1": 0.2, "2": 0.9, "3": 0.4, "4": 0.1}
-    return gold, preds, na
-
-
 def _is_png(path) -> bool:
     return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
-
-
-def _seed_runs(card="bert-medium-squad2-distilled", gains=((42, 60.0, 55.0), (43, 62.0, 56.0), (44, 61.0, 57.0))):
-    runs = []
-    for ds, shift in (("d1", 0.0), ("d2", 10.0)):
-        for seed, distilled, base in gains:
-            runs.append({"card": card, "dataset": ds, "factor": "seed", "value": seed, "seed": seed,
-                         "decoder": "hf", "f1": distilled + shift, "center": False, "is_base": False})
-            runs.append({"card": card, "dataset": ds, "factor": "baseline_seed", "value": seed, "seed": seed,
-                         "decoder": "hf", "f1": base + shift, "center": False, "is_base": seed == 42})
-    return runs
 
 
 def test_plots_write_pngs(tmp_path):

@@ -5,19 +5,9 @@ from __future__ import annotations
 import math
 
 from qarepro import report
+from tests.helpers import seed_runs as _seed_runs
 
 
-
-
-def _seed_runs(card="bert-medium-squad2-distilled", gains=((42, 60.0, 55.0), (43, 62.0, 56.0), (44, 61.0, 57.0))):
-    runs = []
-    for ds, shift in (("d1", 0.0), ("d2", 10.0)):
-        for seed, distilled, base in gains:
-            runs.append({"card": card, "dataset": ds, "factor": "seed", "value": seed, "seed": seed,
-                         "decoder": "hf", "f1": distilled + shift, "center": False, "is_base": False})
-            runs.append({"card": card, "dataset": ds, "factor": "baseline_seed", "value": seed, "seed": seed,
-                         "decoder": "hf", "f1": base + shift, "center": False, "is_base": seed == 42})
-    return runs
 
 
 def test_gain_table_means_over_seeds_beside_the_claimed_gain():

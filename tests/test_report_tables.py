@@ -6,19 +6,8 @@ import math
 
 import pandas as pd
 from qarepro import report
+from tests.helpers import toy_scoring_case as _toy
 
-
-
-def _toy():
-    gold = {"data": [{"title": "t", "paragraphs": [{"context": "a b c d", "qas": [
-        {"id": "1", "question": "?", "answers": [{"text": "b c", "answer_start": 2}]},
-        {"id": "2", "question": "?", "answers": []},
-        {"id": "3", "question": "?", "answers": [{"text": "d", "answer_start": 6}]},
-        {"id": "4", "question": "?", "answers": []},
-    ]}]}]}
-    preds = {"1": "b c", "2": "a", "3": "c d", "4": "d"}
-    na = {"1": 0.2, "2": 0.9, "3": 0.4, "4": 0.1}
-    return gold, preds, na
 
 
 def test_threshold_curve_matches_the_official_sweep():
