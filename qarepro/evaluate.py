@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from . import data as qdata
 from . import decode as qdecode
@@ -42,12 +42,16 @@ def _dataset_source(source: str, data_dir: str | None) -> dict[str, Any]:
 
 def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, data_dir: str | None = None,
                    window: qfeatures.WindowConfig | None = None, decoder: str = "hf", batch_size: int = 32,
-                   limit: int | None = None, sample: int | None = None, profile: str | None = None,
+                   limit: int | None = None, sample: int | None = None,
+                   samples: Mapping[str, int] | None = None, profile: str | None = None,
                    allow_no_answer: bool | None = None,
                    null_threshold: float = 0.0, device: str | None = None, precision: str = "auto",
                    revision: str | None = None, label: str | None = None,
                    extra_provenance: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Score `model` on every dataset in `datasets`; returns the summary that is also written."""
+    """Score `model` on every dataset in `datasets`; returns the summary that is also written.
+
+    `sample`: N questions spread evenly over each dataset; `samples`: per dataset, overriding it."""
+    samples = dict(samples or {})
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     qa_model, tokenizer = qpredict.load_model(model, revision)
@@ -57,7 +61,8 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
     fingerprints: dict[str, str] = {}
     for source in datasets:
         name = dataset_label(source)
-        examples = qdata.load_examples(source, data_dir, limit=limit, sample=sample)
+        n_sample = samples.get(source, sample)
+        examples = qdata.load_examples(source, data_dir, limit=limit, sample=n_sample)
         fingerprints[name] = qdata.fingerprint(examples)
         preds, facts = qpredict.predict_examples(
             qa_model, tokenizer, examples, window=window, decoder=decoder, batch_size=batch_size,
@@ -66,7 +71,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
         qdecode.write_predictions(preds, out_dir / name)
         record = {"model": model, "label": label or model, "dataset": source, "metrics": metrics, **facts,
                   "provenance": provenance.collect(profile=profile, datasets={name: fingerprints[name]},
-                                                  limit=limit, sample=sample, model_source=model_source,
+                                                  limit=limit, sample=n_sample, model_source=model_source,
                                                   dataset_source=_dataset_source(source, data_dir))}
         qio.write_json(out_dir / name / "metrics.json", paths.portable(record))
         results[name] = {"metrics": metrics, "speed": facts["speed"], "n_questions": facts["n_questions"],
@@ -76,7 +81,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
         "model": model, "label": label or model, "revision": revision, "n_parameters": n_params,
         "settings": {"decoder": decoder, "window": asdict(window or qpredict.default_window(decoder)),
                      "null_threshold": null_threshold, "batch_size": batch_size, "limit": limit,
-                     "sample": sample},
+                     "sample": sample, **({"samples": samples} if samples else {})},
         "results": results,
         "provenance": provenance.collect(profile=profile, datasets=fingerprints,
                                          timings={"total_s": time.perf_counter() - t0}, model_source=model_source,

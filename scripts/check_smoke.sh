@@ -2,7 +2,8 @@
 # Smoke-profile guarantees, checked end to end (CI runs this after the tests):
 #   1. a clean `make smoke` renders all six reports and writes every stage's metrics;
 #   2. a second clean run in another folder gives the same metric values;
-#   3. a run killed midway and restarted finishes without redoing the stages it had finished.
+#   3. a run killed midway and restarted finishes without redoing the stages it had finished;
+#   4. one cell of the ablation grid, trained again from scratch, gives the grid's metrics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -45,4 +46,8 @@ echo "restart ran only: $(grep '^\[qarepro\]' "$work/B2.log" | grep -oE 'running
 unset QAREPRO_OUTPUTS
 
 $PY -m qarepro compare "$work/A" "$work/B" --profile smoke
-echo "smoke checks: 3 passed, 0 failed"
+
+echo "== 4. one grid cell again (scripts/rerun_cell.py)"
+QAREPRO_OUTPUTS="$work/A" $PY scripts/rerun_cell.py --profile smoke --card bert-medium-squad2-distilled \
+  --factor train_size --value 100 --seed 42 --arm distilled
+echo "smoke checks: 4 passed, 0 failed"

@@ -81,3 +81,15 @@ def toy_scoring_case():
     preds = {"1": "b c", "2": "a", "3": "c d", "4": "d"}
     na = {"1": 0.2, "2": 0.9, "3": 0.4, "4": 0.1}
     return gold, preds, na
+
+
+def paired_runs(card="roberta-base-squad2-distilled", factor="train_size",
+                cells=((1000, 42, 30.0, 27.0), (1000, 43, 31.0, 26.0), (4000, 42, 45.0, 44.0),
+                       (4000, 43, 46.0, 44.9))):
+    """Crossed grid rows of a paired factor: (value, seed, distilled F1, baseline F1) on one dataset."""
+    runs = []
+    for value, seed, distilled, base in cells:
+        for arm, f1 in (("distilled", distilled), ("baseline", base)):
+            runs.append({"card": card, "dataset": "d1", "factor": factor, "value": value, "seed": seed,
+                         "arm": arm, "decoder": "hf", "f1": f1, "center": False, "is_base": arm == "baseline"})
+    return runs

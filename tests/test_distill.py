@@ -252,36 +252,39 @@ def _np_adamw_no_bias_correction(p, grads, lr, betas, eps, wd):
     return p
 
 
-@pytest.mark.parametrize("foreach", [True, False])
-def test_adamw_without_bias_correction_matches_hand_rule(foreach):
+IMPLEMENTATIONS = {"fused": dict(fused=True), "foreach": dict(foreach=True), "single": dict(foreach=False)}
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLEMENTATIONS))
+def test_adamw_without_bias_correction_matches_hand_rule(impl):
     rng = np.random.default_rng(0)
     p0 = rng.normal(size=(4, 3))
     grads = [rng.normal(size=(4, 3)) for _ in range(6)]
     param = torch.nn.Parameter(torch.tensor(p0))
     opt = optim.AdamW([param], lr=0.01, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01, correct_bias=False,
-                      foreach=foreach)
+                      **IMPLEMENTATIONS[impl])
     for g in grads:
         param.grad = torch.tensor(g)
         opt.step()
     want = _np_adamw_no_bias_correction(p0, grads, 0.01, (0.9, 0.999), 1e-6, 0.01)
     np.testing.assert_allclose(param.detach().numpy(), want, rtol=1e-12, atol=1e-14)
-    # the first step without bias correction is (1 - beta1) / sqrt(1 - beta2) ~ 3.2x smaller than Adam's lr
+    # the first step without bias correction is (1 - beta1) / sqrt(1 - beta2) ~ 3.2x larger than Adam's lr
     q = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
-    opt = optim.AdamW([q], lr=1.0, eps=0.0, correct_bias=False)
+    opt = optim.AdamW([q], lr=1.0, eps=0.0, correct_bias=False, **IMPLEMENTATIONS[impl])
     q.grad = torch.ones(1, dtype=torch.float64)
     opt.step()
     assert q.item() == pytest.approx(-0.1 / math.sqrt(0.001))
 
 
-@pytest.mark.parametrize("foreach", [True, False])
-def test_adamw_with_bias_correction_equals_torch(foreach):
+@pytest.mark.parametrize("impl", sorted(IMPLEMENTATIONS))
+def test_adamw_with_bias_correction_equals_torch(impl):
     torch.manual_seed(0)
     shapes = [(5, 4), (4,), (3, 2, 2)]
     ours = [torch.nn.Parameter(torch.randn(s)) for s in shapes]
     ref = [torch.nn.Parameter(p.detach().clone()) for p in ours]
     kw = dict(lr=3e-3, betas=(0.85, 0.99), eps=1e-6, weight_decay=0.05)
     groups = lambda ps: [{"params": ps[:2]}, {"params": ps[2:], "weight_decay": 0.0}]
-    a = optim.AdamW(groups(ours), correct_bias=True, foreach=foreach, **kw)
+    a = optim.AdamW(groups(ours), correct_bias=True, **IMPLEMENTATIONS[impl], **kw)
     b = torch.optim.AdamW(groups(ref), foreach=False, **kw)
     sched_a = optim.linear_warmup_schedule(a, 10, 0.2)
     sched_b = optim.linear_warmup_schedule(b, 10, 0.2)

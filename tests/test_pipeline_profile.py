@@ -60,7 +60,7 @@ def test_every_ablation_factor_is_a_distill_config_field_of_the_same_type():
         assert key in hints, f"ablation factor {factor}: {key} is not a DistillConfig field"
         assert fields[factor].type == list[hints[key]]
     # the factors, then the keys that are not DistillConfig fields
-    assert list(fields) == ["cards", *pipeline.ABLATION_FACTORS, "decoder", "datasets"]
+    assert list(fields) == ["cards", *pipeline.ABLATION_FACTORS, "paired", "paired_cards", "decoder", "datasets"]
 
 
 def test_choices_come_from_where_the_values_are_used():
@@ -89,3 +89,28 @@ def test_every_profile_and_its_ablations_load():
     for path in sorted(qprofile.paths.PROFILES.glob("*.yaml")):
         prof = pipeline.load_profile(path.stem)
         assert prof.source.endswith(path.name) and set(prof.ablation.cards) <= set(prof.cards)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("ablations: {paired: [seed], seed: [1]}\n", "ablations.paired: 'seed' is not a factor that can be paired"),
+    ("ablations: {paired: [train_size], seed: [1]}\n", "'train_size' has no values"),
+    ("ablations: {paired: [train_size], train_size: [10]}\n", "ablations.paired needs ablations.seed"),
+    ("ablations: {train_size: [ten]}\n", "train_size"),
+    ("ablations: {cards: [roberta-base-squad2-distilled], paired_cards: [bert-medium-squad2-distilled]}\n",
+     "ablations.paired_cards: 'bert-medium-squad2-distilled' is not one of the ablated cards"),
+    ("eval_samples: {squad_v3: 10}\n", "'squad_v3' is not a registry key"),
+    ("eval_samples: {squad-validation: 0}\n", "eval_samples.squad-validation: expected a positive number"),
+])
+def test_paired_factors_and_per_dataset_samples_are_checked(tmp_path, text, message):
+    p = tmp_path / "bad.yaml"
+    p.write_text(pipeline.profile_path("smoke").read_text() + text)
+    with pytest.raises(ConfigError) as err:
+        pipeline.load_profile(p)
+    assert message in str(err.value)
+
+
+def test_per_dataset_sample_overrides_the_profile_sample(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text(pipeline.profile_path("smoke").read_text() + "eval_sample: 7\neval_samples: {squad-validation: 20}\n")
+    prof = pipeline.load_profile(p)
+    assert prof.sample_of("squad-validation") == 20 and prof.sample_of("squad_v2-validation") == 7

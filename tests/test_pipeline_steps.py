@@ -42,3 +42,29 @@ def test_distillation_gain_is_a_mean_over_seeds_on_both_sides():
     assert gain["gain"] == 61.0 - 55.666666666666664
     assert gain["paired_gains"] == {42: 5.0, 43: 4.0, 44: 7.0} and gain["n_seeds"] == 3
     assert gain["seed_sd"] == 1.0 and gain["base_seed_sd"] > 2
+
+
+def test_a_paired_factor_runs_every_value_with_and_without_distillation_at_every_seed(tmp_path):
+    text = pipeline.profile_path("smoke").read_text() + (
+        "ablations: {cards: [roberta-base-squad2-distilled, bert-medium-squad2-distilled], seed: [42, 43],\n"
+        "            temperature: [1, 1.5], train_size: [40, 80], correct_bias: [false, true],\n"
+        "            paired: [train_size, correct_bias], paired_cards: [roberta-base-squad2-distilled]}\n")
+    (tmp_path / "paired.yaml").write_text(text)
+    prof = pipeline.load_profile(tmp_path / "paired.yaml")
+    plan = pipeline.ablation_plan(pipeline.Stage("05_ablations", prof))
+    crossed = [r for r in plan if r.get("arm")]
+    assert {r["factor"] for r in crossed} == {"train_size", "correct_bias"}
+    assert {r["card"] for r in crossed} == {"roberta-base-squad2-distilled"}  # paired_cards
+    # 2 values x 2 seeds x 2 arms per factor; nothing of a paired factor in the one-at-a-time part
+    assert len(crossed) == 2 * (2 * 2 * 2)
+    assert not [r for r in plan if r["factor"] in ("train_size", "correct_bias") and not r.get("arm")]
+    cells = {(r["factor"], r["value"], r["seed"], r["arm"]): r["overrides"] for r in crossed}
+    assert cells[("train_size", 80, 43, "distilled")] == {"max_train_examples": 80, "seed": 43}
+    assert cells[("train_size", 80, 43, "baseline")] == {"max_train_examples": 80, "seed": 43,
+                                                         **pipeline.NO_DISTILLATION}
+    assert cells[("correct_bias", True, 42, "baseline")]["correct_bias"] is True
+    # the card's own value is the centre of its distilled arm only
+    centres = {(r["factor"], r["value"], r["seed"]) for r in crossed if r["center"]}
+    assert ("correct_bias", False, 42) in centres and not [r for r in crossed if r["center"] and r["arm"] == "baseline"]
+    assert {r["factor"] for r in plan if r["card"] == "bert-medium-squad2-distilled"} == {
+        "temperature", "seed", pipeline.BASELINE_SEED}

@@ -90,3 +90,14 @@ def test_bad_window_is_one_clear_error(tiny_bert, fixture_files, tmp_path, capsy
                    "--out", str(tmp_path / "o"), "--max-seq-len", "96", "--doc-stride", "32"])
     err = capsys.readouterr().err
     assert rc == 1 and "Traceback" not in err and "doc_stride" in err
+
+
+def test_a_per_dataset_sample_overrides_the_common_one(tiny_roberta, fixture_files, tmp_path):
+    v2, v1 = str(fixture_files["squad_v2_dev"]), str(fixture_files["squad_dev"])
+    summary = evaluate.evaluate_model(str(tiny_roberta), [v2, v1], tmp_path / "s", decoder="hf", batch_size=16,
+                                      sample=10, samples={v1: 25})
+    assert summary["results"]["squad-v2.0-dev-sample"]["n_questions"] == 10
+    assert summary["results"]["squad-v1.1-dev-sample"]["n_questions"] == 25
+    assert summary["settings"]["samples"] == {v1: 25}
+    per_set = json.loads((tmp_path / "s" / "squad-v1.1-dev-sample" / "metrics.json").read_text())
+    assert per_set["provenance"]["sample"] == 25

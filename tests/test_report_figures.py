@@ -9,8 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 from qarepro import report  # noqa: E402
-from tests.helpers import seed_runs as _seed_runs, reproduced_metrics as _reproduced, toy_scoring_case as _toy
+from tests.helpers import paired_runs as _paired_runs, seed_runs as _seed_runs, reproduced_metrics as _reproduced, toy_scoring_case as _toy
 
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -70,3 +71,27 @@ def test_headline_figure_and_ablation_bars_are_over_seeds(tmp_path):
     assert math.isclose(line.lines[0].get_ydata()[0], 56.0)
     assert "sd over" in " ".join(t.get_text() for t in fig.texts)
     plt.close(fig)
+
+
+def test_gain_by_training_size_draws_the_seed_interval_each_seed_and_the_claims(tmp_path):
+    import matplotlib.pyplot as plt
+
+    paired = report.paired_gain_summary(_paired_runs(), "train_size")
+    fig = report.plot_gain_by(paired, dataset="d1", claimed=report.claimed_gains(), path=tmp_path / "g.png")
+    assert _is_png(tmp_path / "g.png")
+    ax = fig.axes[0]
+    (bars,) = ax.containers
+    assert list(bars.lines[0].get_xdata()) == [1000.0, 4000.0]
+    assert list(bars.lines[0].get_ydata()) == pytest.approx([4.0, 1.05])
+    # the error bar is the 95% t-interval over the two seeds, not one sd
+    (segments,) = [c for c in bars.lines[2]]
+    low, high = segments.get_segments()[0][:, 1]
+    assert high - low == pytest.approx(2 * 12.706 * math.sqrt(2) / math.sqrt(2))
+    dots = [c for c in ax.collections if c.get_offsets().shape[0] == 2]
+    assert sorted(dots[0].get_offsets()[:, 1]) == [3.0, 5.0]
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "+1.3" in legend and "+3.2" in legend and "95% t-interval" in legend
+    plt.close(fig)
+    empty = report.plot_gain_by(paired.iloc[0:0], dataset="d1")
+    assert "no paired runs" in empty.axes[0].texts[0].get_text()
+    plt.close(empty)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from qarepro import report
-from tests.helpers import seed_runs as _seed_runs
+from tests.helpers import paired_runs as _paired_runs, seed_runs as _seed_runs
 
 
 
@@ -56,3 +58,22 @@ def test_gain_summary_pairs_seeds_and_gives_a_t_interval():
     assert report.gain_direction(row.to_dict()) == report.GAIN_SHOWN
     noisy = report.gain_summary(_seed_runs(gains=((42, 60.0, 55.0), (43, 55.0, 58.0))))
     assert report.gain_direction(noisy.iloc[0].to_dict()) == report.GAIN_NOT_SHOWN
+
+
+def test_paired_gain_summary_gives_each_value_its_own_paired_gain():
+    runs = _paired_runs() + _seed_runs(card="roberta-base-squad2-distilled")
+    g = report.paired_gain_summary(runs, "train_size")
+    assert list(g["value"]) == [1000, 4000] and set(g["dataset"]) == {"d1"}
+    small, large = g.iloc[0], g.iloc[1]
+    assert small.paired_gains == {42: 3.0, 43: 5.0} and math.isclose(small.gain, 4.0)
+    # two seeds: t(1) = 12.706, sd of (3, 5) = sqrt(2)
+    assert math.isclose(small.high - small.gain, 12.706 * math.sqrt(2) / math.sqrt(2))
+    assert large.paired_gains == pytest.approx({42: 1.0, 43: 1.1}) and math.isclose(large.base, 44.45)
+    # the crossed rows stay out of the one-factor tables, whose gain is the seed rows' alone
+    assert math.isclose(report.gain_summary(runs).iloc[0].gain, 5.0)
+    assert "train_size" not in set(report.ablation_table({"runs": runs})["factor"])
+    shown = report.paired_gain_display(g)
+    assert list(shown["training questions"]) == [1000, 4000]
+    assert list(shown["per-seed gains"]) == ["+3.00, +5.00", "+1.00, +1.10"]
+    assert list(shown["verdict"]) == [report.GAIN_NOT_SHOWN, report.GAIN_SHOWN]
+    assert report.paired_factors(runs) == ["train_size"]

@@ -34,6 +34,8 @@ ABLATION_FACTORS: dict[str, str] = {
     "weight": "distillation_loss_weight",
     "loss": "loss_variant",
     "precision": "precision",  # the student's training precision; the teacher cache and scoring keep theirs
+    "correct_bias": "correct_bias",  # Adam's bias correction: the cards' false vs the standard optimiser
+    "train_size": "max_train_examples",  # training questions (the first N of the training set)
     "seed": "seed",
 }
 
@@ -55,6 +57,10 @@ Ablations = dataclasses.make_dataclass("Ablations", [
     ("cards", list[str], config.field([], help="the cards ablated (each one of the profile's cards)")),
     *[(factor, list[_DISTILL_TYPES[key]], config.field([], help=f"values of DistillConfig.{key}"))
       for factor, key in ABLATION_FACTORS.items()],
+    ("paired", list[str], config.field([], help="factors whose every value runs with and without distillation "
+                                                "at every seed (a paired gain per value)")),
+    ("paired_cards", list[str], config.field([], help="the cards the paired factors run for (empty: every "
+                                                      "ablated card)")),
     ("decoder", list[str], config.field([], help="decoders the card's own run is also scored with")),
     ("datasets", list[str] | None, config.field(None, help="evaluated on these; None: the primary dataset")),
 ], namespace={"__doc__": "One factor at a time around each card's own setting (factors: ABLATION_FACTORS)."})
@@ -94,6 +100,8 @@ class Profile:
     primary_dataset: str = "squad_v2-validation"
     eval_limit: int | None = config.field(None, help="score only the first N questions of each dataset")
     eval_sample: int | None = config.field(None, help="score N questions spread evenly over each dataset")
+    eval_samples: dict[str, int] = config.field({}, help="registry key -> N: that dataset's sample size "
+                                                         "(overrides eval_sample)")
     eval_batch_size: int = 32
     decoder: str = config.field("hf", choices=decode.METHODS)
     precision: str = config.field("auto", choices=config.choices(DistillConfig, "precision"))
@@ -128,6 +136,10 @@ class Profile:
     def caveat(self) -> str | None:
         """What the numbers of a profile that is not the full reproduction stand for."""
         return {"pipeline_check": PIPELINE_CHECK, "pocket": POCKET}.get(self.purpose)
+
+    def sample_of(self, dataset: str) -> int | None:
+        """Questions scored on `dataset` (spread evenly over it); None: all of them."""
+        return self.eval_samples.get(dataset, self.eval_sample)
 
     def train_datasets(self) -> list[str]:
         """The training set of every card: the profile's, else each card config's own."""
@@ -187,7 +199,7 @@ def load_profile(name_or_path: str | os.PathLike, overrides: Mapping[str, Any] |
 
 def _check_profile(prof: Profile, src: str) -> None:
     for key in [*prof.eval_datasets, prof.primary_dataset, *(prof.train_data and [prof.train_data] or []),
-                *prof.data_files]:
+                *prof.data_files, *prof.eval_samples]:
         if key not in REGISTRY:
             raise ConfigError(f"{src}: dataset {key!r} is not a registry key (known: {', '.join(REGISTRY)})")
     if prof.primary_dataset not in prof.eval_datasets:
@@ -217,6 +229,20 @@ def _check_profile(prof: Profile, src: str) -> None:
     for card in ab.cards:
         if card not in prof.cards:
             raise ConfigError(f"{src}: ablations.cards: {card!r} is not in cards")
+    for key, n in prof.eval_samples.items():
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ConfigError(f"{src}: eval_samples.{key}: expected a positive number of questions, got {n!r}")
+    for factor in ab.paired:
+        if factor not in ABLATION_FACTORS or factor == "seed":
+            raise ConfigError(f"{src}: ablations.paired: {factor!r} is not a factor that can be paired "
+                              f"(one of {', '.join(f for f in ABLATION_FACTORS if f != 'seed')})")
+        if not getattr(ab, factor):
+            raise ConfigError(f"{src}: ablations.paired: {factor!r} has no values (ablations.{factor} is empty)")
+        if not ab.seed:
+            raise ConfigError(f"{src}: ablations.paired needs ablations.seed (the seeds each value runs at)")
+    for card in ab.paired_cards:
+        if card not in (ab.cards or prof.cards):
+            raise ConfigError(f"{src}: ablations.paired_cards: {card!r} is not one of the ablated cards")
     for d in ab.decoder:
         if d not in decoders:
             raise ConfigError(f"{src}: ablations.decoder: {d!r} is not one of {list(decoders)}")

@@ -141,6 +141,7 @@ def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[s
     fp = model_fingerprint(model)
     window = eval_window(prof, decoder)
     settings = {"decoder": decoder, "limit": prof.eval_limit, "sample": prof.eval_sample,
+                **({"samples": prof.eval_samples} if prof.eval_samples else {}),
                 "batch_size": prof.eval_batch_size,
                 "window": dataclasses.asdict(window)}
 
@@ -165,6 +166,7 @@ def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[s
     return qevaluate.evaluate_model(
         model, datasets, out_dir, data_dir=stage.data_dir, window=window, decoder=decoder,
         batch_size=prof.eval_batch_size,
-        limit=prof.eval_limit, sample=prof.eval_sample, profile=prof.name, device=device(prof),
+        limit=prof.eval_limit, sample=prof.eval_sample, samples=prof.eval_samples, profile=prof.name,
+        device=device(prof),
         precision=prof.precision, label=label,
         extra_provenance={"model_fingerprint": fp})

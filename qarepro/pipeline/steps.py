@@ -276,7 +276,7 @@ def threshold_curves(evaluated: Mapping[str, Any], stage: Stage, dataset: str | 
     """F1/EM against the no-answer threshold per model on `dataset` (default: the primary one)."""
     dataset = dataset or stage.profile.primary_dataset
     gold = qdata.to_squad_json(qdata.load_examples(dataset, stage.data_dir, limit=stage.profile.eval_limit,
-                                                   sample=stage.profile.eval_sample))
+                                                   sample=stage.profile.sample_of(dataset)))
     curves = {}
     for label, m in evaluated.items():
         d = Path(m["eval_dir"]) / dataset
@@ -304,6 +304,8 @@ def ablation_plan(stage: Stage) -> list[dict[str, Any]]:
         seed0 = centre.get(K_SEED, 42)
         base = {"card": card, "seed": seed0, "decoder": prof.decoder}
         for factor, key in ABLATION_FACTORS.items():
+            if factor in ab.paired:
+                continue
             for value in getattr(ab, factor):
                 ov = {key: value}
                 if factor == "weight" and float(value) == 0.0:
@@ -320,6 +322,23 @@ def ablation_plan(stage: Stage) -> list[dict[str, Any]]:
         for dec in ab.decoder:
             rows.append({**base, "factor": "decoder", "value": dec, "overrides": {}, "decoder": dec,
                          "center": dec == prof.decoder})
+        if card in (ab.paired_cards or ab.cards):
+            rows += paired_rows(ab, centre, base)
+    return rows
+
+
+def paired_rows(ab, centre: Mapping[str, Any], base: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The crossed part of the grid: each value of a paired factor with and without distillation
+    at every seed, so that each value has its own paired gain (arm: "distilled" or "baseline")."""
+    rows = []
+    for factor in ab.paired:
+        key = ABLATION_FACTORS[factor]
+        for value in getattr(ab, factor):
+            for seed in ab.seed:
+                for arm, extra in (("distilled", {}), ("baseline", NO_DISTILLATION)):
+                    rows.append({**base, "factor": factor, "value": value, "seed": seed, "arm": arm,
+                                 "overrides": {key: value, K_SEED: seed, **extra},
+                                 "center": arm == "distilled" and _same_value(centre.get(key), value)})
     return rows
 
 
@@ -366,7 +385,7 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
         for ds in datasets:  # a reused evaluation may hold more datasets than this grid asks for
             m = summary["results"][ds]["metrics"]
             rows.append({"card": card, "factor": r["factor"], "value": r["value"], "seed": r["seed"],
-                         "decoder": r["decoder"], "center": r["center"], "run": h, "dataset": ds,
+                         "arm": r.get("arm"), "decoder": r["decoder"], "center": r["center"], "run": h, "dataset": ds,
                          "exact": m["exact"], "f1": m["f1"], "HasAns_f1": m.get("HasAns_f1"),
                          "NoAns_f1": m.get("NoAns_f1"), "is_base": is_base, "metrics": m, "run_dir": run})
     return pd.DataFrame(rows)

@@ -10,6 +10,7 @@ without running a model; the notebooks pass it what the stages wrote. One concer
     tables       wide / display / markdown forms, plans, runs, threshold curves
     figures      the report figures
     pages        notebooks rendered to HTML; small self-contained pages
+    sections     report sections two notebooks share (the paired gains)
 
 Every public name is importable as `qarepro.report.<name>`, as the notebooks use it.
 """
@@ -20,8 +21,9 @@ from .labels import (
     GAIN_NOT_SHOWN, GAIN_REVERSED, GAIN_SHOWN, INTERVAL_NAME, NOT_COMPARABLE, NOT_RUN, OUTSIDE, PIPELINE_CHECK,
     POCKET, SCOPE, WITHIN, run_scope)
 from .gains import (
-    ablation_table, claimed_gains, gain_direction, gain_display, gain_summary, gain_table, interval_text,
-    mean_label, measured_gain, per_seed, runs_frame, seed_stats, t975)
+    FACTOR_NAMES, ablation_table, cell_value, claimed_gains, gain_direction, gain_display, gain_summary, gain_table,
+    interval_text, mean_label, measured_gain, one_factor_runs, paired_factors, paired_gain_display, paired_headline,
+    paired_gain_summary, per_seed, runs_frame, seed_stats, t975)
 from .comparison import (
     COMPARISON_COLUMNS, MODEL_TOLERANCE, SUBJECT_MODELS, compare, compare_all, compare_facts, headline, verdict,
     verdict_counts)
@@ -30,20 +32,23 @@ from .tables import (
     recorded_runs, runs_summary, runs_table, style_verdicts, style_wide, teacher_scores, threshold_curve,
     to_markdown, wide_table)
 from .figures import (
-    figure_png, plot_ablations, plot_claimed_vs_reproduced, plot_dataset_counts, plot_hasans_noans, plot_headline,
-    plot_speed, plot_threshold_curves, plot_training_curves)
+    figure_png, plot_ablations, plot_claimed_vs_reproduced, plot_dataset_counts, plot_gain_by, plot_hasans_noans,
+    plot_headline, plot_speed, plot_threshold_curves, plot_training_curves)
 from .pages import DETAIL_TAG, html_page, render_notebook
+from .sections import PAIRED_TEXT, paired_gains, show_paired_gains
 
 __all__ = [
     "qclaims", "Claims", "load_all", "load_claims", "WITHIN", "OUTSIDE", "NOT_RUN", "NOT_COMPARABLE",
     "GAIN_SHOWN", "GAIN_NOT_SHOWN", "GAIN_REVERSED", "PIPELINE_CHECK", "POCKET", "SCOPE", "INTERVAL_NAME",
     "run_scope", "t975", "seed_stats", "runs_frame", "per_seed", "mean_label", "gain_summary",
     "gain_direction", "interval_text", "measured_gain", "claimed_gains", "gain_display", "gain_table",
-    "ablation_table", "SUBJECT_MODELS", "MODEL_TOLERANCE", "COMPARISON_COLUMNS", "verdict", "compare",
+    "ablation_table", "FACTOR_NAMES", "cell_value", "one_factor_runs", "paired_factors", "paired_gain_display",
+    "paired_gain_summary", "plot_gain_by", "SUBJECT_MODELS", "MODEL_TOLERANCE", "COMPARISON_COLUMNS", "verdict", "compare",
     "compare_all", "verdict_counts", "compare_facts", "headline", "wide_table", "style_wide", "format_table",
     "to_markdown", "style_verdicts", "cell_text", "display_table", "plan_summary", "plan_table",
     "RUN_COLUMNS", "runs_summary", "runs_table", "facts_display", "recorded_runs", "teacher_scores",
     "best_spans", "threshold_curve", "plot_claimed_vs_reproduced", "plot_hasans_noans",
     "plot_threshold_curves", "plot_ablations", "plot_speed", "plot_training_curves", "plot_dataset_counts",
-    "figure_png", "plot_headline", "DETAIL_TAG", "render_notebook", "html_page",
+    "figure_png", "plot_headline", "DETAIL_TAG", "render_notebook", "html_page", "PAIRED_TEXT", "paired_gains",
+    "paired_headline", "show_paired_gains",
 ]

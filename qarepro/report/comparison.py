@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from ..claims import Claims, load_all
-from .gains import claimed_gains, gain_direction, interval_text, measured_gain
+from .gains import claimed_gains, gain_direction, interval_text, measured_gain, paired_headline
 from .labels import GAIN_NOT_SHOWN, GAIN_REVERSED, GAIN_SHOWN, INTERVAL_NAME, NOT_COMPARABLE, NOT_RUN, OUTSIDE, WITHIN
 
 
@@ -149,10 +149,14 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def headline(purpose: str | None, table: pd.DataFrame | None = None, gains: pd.DataFrame | None = None) -> str:
+def headline(purpose: str | None, table: pd.DataFrame | None = None, gains: pd.DataFrame | None = None,
+             paired: Mapping[str, pd.DataFrame] | None = None, dataset: str | None = None) -> str:
     """Markdown: the run's headline result in a few sentences (claimed vs reproduced with verdicts
-    for a reproduction; the measured gain against the cards' claimed gains for a pocket run)."""
+    for a reproduction; the measured gain against the cards' claimed gains for a pocket run, and
+    the gain at each value of a paired factor, e.g. training-set size, on `dataset`)."""
     lines = []
+    if paired and dataset:
+        lines += paired_headline(paired, dataset)
     if gains is not None and len(gains):
         claimed = claimed_gains()
         pooled = gains[gains["dataset"].astype(str).str.startswith("mean of ")]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path
-from .gains import per_seed, runs_frame
+from .gains import one_factor_runs, per_seed, runs_frame
 
 
 def _save(fig, path: str | Path | None):
@@ -112,8 +112,10 @@ def plot_ablations(runs: pd.DataFrame, *, metric: str = "f1", path: str | Path |
     (card, factor). Each point is the score averaged over the datasets; where a value ran at
     several seeds, the point is the mean over seeds and its error bar one sd over seeds. The grey
     band is the card's own setting over the seed grid (mean ± one sd over seeds), the dashed line
-    marks the card's setting. No bar or band is drawn from a single seed."""
+    marks the card's setting. No bar or band is drawn from a single seed. The crossed rows of
+    paired factors have their own figure (`plot_gain_by`)."""
     plt, _ = _plt()
+    runs = one_factor_runs(runs_frame(runs))
     factors = [f for f in runs["factor"].drop_duplicates() if f not in ("seed", "baseline_seed")] if len(runs) else []
     cards = list(runs["card"].drop_duplicates()) if len(runs) else []
     if not factors or not cards:
@@ -285,4 +287,57 @@ def plot_headline(runs: Any, teacher: Mapping[str, Any] | None = None, *, metric
             + (" Teacher: one run." if teacher else ""), transform=ax.transAxes, fontsize=8, color="#444444")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_gain_by(paired: pd.DataFrame, *, dataset: str, claimed: Mapping[str, Mapping[str, Any]] | None = None,
+                 path: str | Path | None = None, title: str | None = None, xlabel: str | None = None):
+    """The distillation gain against a paired factor's value (e.g. training questions) on `dataset`,
+    one line per card: the mean over seeds of the per-seed paired gain, each seed's gain as a dot,
+    and the 95% t-interval over seeds as the error bar (none from one seed). The cards' claimed gains
+    (`claimed`: {card: {"value", "dataset"}}) are drawn as dotted lines for scale: they come from a
+    different regime (the cards' models and data) and are no target for these students."""
+    plt, _ = _plt()
+    d = paired[paired["dataset"] == dataset] if len(paired) else paired
+    fig, ax = plt.subplots(figsize=(7.6, 5.6))
+    if not len(d):
+        ax.text(0.5, 0.5, "no paired runs", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return _save(fig, path)
+    colours = {"roberta-base-squad2-distilled": "#4c72b0", "bert-medium-squad2-distilled": "#dd8452"}
+    numeric = pd.to_numeric(d["value"], errors="coerce").notna().all()
+    values = sorted(d["value"].drop_duplicates(), key=float) if numeric else list(d["value"].drop_duplicates())
+    xpos = {v: (float(v) if numeric else i) for i, v in enumerate(values)}
+    n_seeds = set()
+    for i, (card, g) in enumerate(d.groupby("card", sort=False)):
+        colour = colours.get(card, f"C{i}")
+        g = g.assign(_x=g["value"].map(xpos)).sort_values("_x")
+        low = (g["gain"] - g["low"]).where(g["low"].notna(), 0.0)
+        high = (g["high"] - g["gain"]).where(g["high"].notna(), 0.0)
+        ax.errorbar(g["_x"], g["gain"], yerr=[low, high], marker="o", capsize=4, color=colour,
+                    label=f"{card.split('-squad2')[0]} card setting: mean gain over seeds, 95% t-interval")
+        for x, seeds in zip(g["_x"], g["paired_gains"]):
+            seeds = seeds or {}
+            n_seeds.add(len(seeds))
+            ax.scatter([x] * len(seeds), list(seeds.values()), s=14, color=colour, alpha=0.5, zorder=3)
+    for card, c in (claimed or {}).items():
+        ax.axhline(c["value"], color=colours.get(card, "grey"), ls=":", lw=1.2,
+                   label=f"{card.split('-squad2')[0]} card's claimed gain, {c['value']:+.1f} F1 "
+                         f"({c['dataset']}; its own models and data)")
+    ax.axhline(0.0, color="k", lw=0.8)
+    if numeric:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([xpos[v] for v in values], [f"{int(float(v)):,}" for v in values])
+        ax.minorticks_off()
+    else:
+        ax.set_xticks(list(xpos.values()), [str(v) for v in values])
+    ax.set_xlabel(xlabel or "training questions")
+    ax.set_ylabel(f"gain in F1 points on {dataset}")
+    ax.set_title(title or "The distillation gain as training data grows", fontsize=11)
+    seeds_text = "/".join(str(n) for n in sorted(n_seeds)) if n_seeds else "?"
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, frameon=False)
+    fig.text(0.01, 0.01, f"Dots: each seed's paired gain (distilled minus no distillation, same seed and data; "
+             f"{seeds_text} seeds per point).\nDotted lines: the cards' claims, from a different regime, for scale.",
+             fontsize=7.5, color="#444444")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return _save(fig, path)

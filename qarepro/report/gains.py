@@ -39,10 +39,20 @@ def runs_frame(runs: Any) -> pd.DataFrame:
     if isinstance(runs, Mapping):
         runs = runs.get("runs", [])
     df = pd.DataFrame(list(runs) if not isinstance(runs, pd.DataFrame) else runs)
-    for col, default in (("is_base", False), ("center", False), ("decoder", None), ("value", None)):
+    for col, default in (("is_base", False), ("center", False), ("decoder", None), ("value", None), ("arm", None)):
         if col not in df:
             df[col] = default
     return df
+
+
+def one_factor_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The one-factor-at-a-time rows of the grid (not the crossed rows of paired factors)."""
+    return df[df["arm"].isna()] if "arm" in df else df
+
+
+def paired_factors(runs: Any) -> list[str]:
+    df = runs_frame(runs)
+    return list(df.loc[df["arm"].notna(), "factor"].drop_duplicates()) if len(df) else []
 
 
 def per_seed(runs: pd.DataFrame, card: str | None, metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -73,31 +83,66 @@ def gain_summary(runs: Any, metric: str = "f1") -> pd.DataFrame:
     gain: mean, sd, 95% t-interval over seeds, and how many seeds gained). A last row per card,
     "mean of N sets", does the same for each seed's mean over the datasets. `runs`: 05's run
     records (a list, a data frame, or the 05_ablations JSON)."""
-    df = runs_frame(runs)
-    cols = ["card", "dataset", "seeds", "distilled", "distilled_sd", "base", "base_sd",
-            "gain", "gain_sd", "low", "high", "positive"]
+    df = one_factor_runs(runs_frame(runs))
     if not len(df):
-        return pd.DataFrame(columns=cols)
+        return pd.DataFrame(columns=GAIN_COLUMNS)
     rows = []
     for card in df["card"].drop_duplicates():
         d, b = per_seed(df, card, metric)
-        if d.empty or b.empty:
-            continue
-        datasets = [c for c in d.columns if c in b.columns]
-        columns = [(ds, d[ds], b[ds]) for ds in datasets]
-        if len(datasets) > 1:
-            columns.append((mean_label(len(datasets)), d[datasets].mean(axis=1), b[datasets].mean(axis=1)))
-        for ds, dv, bv in columns:
-            paired = (dv - bv).dropna()
-            if not len(paired):
-                paired = pd.Series([dv.mean() - bv.mean()])  # no shared seed: the difference of the means
-            sd_, sb, sg = seed_stats(dv.dropna()), seed_stats(bv.dropna()), seed_stats(paired)
-            rows.append({"card": card, "dataset": ds, "seeds": ", ".join(str(int(x)) for x in paired.index)
-                         if len(paired.index) and paired.index.dtype != object else "",
-                         "distilled": sd_["mean"], "distilled_sd": sd_["sd"], "base": sb["mean"], "base_sd": sb["sd"],
-                         "gain": sg["mean"], "gain_sd": sg["sd"], "low": sg["low"], "high": sg["high"],
-                         "positive": f"{int((paired > 0).sum())} of {len(paired)}"})
-    return pd.DataFrame(rows, columns=cols)
+        rows += _gain_rows(d, b, {"card": card})
+    return pd.DataFrame(rows, columns=GAIN_COLUMNS)
+
+
+GAIN_COLUMNS = ["card", "dataset", "seeds", "distilled", "distilled_sd", "base", "base_sd",
+                "gain", "gain_sd", "low", "high", "positive"]
+
+
+def _gain_rows(d: pd.DataFrame, b: pd.DataFrame, keys: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per dataset (and their mean): distilled and baseline over seeds, and the paired gain."""
+    if d.empty or b.empty:
+        return []
+    datasets = [c for c in d.columns if c in b.columns]
+    columns = [(ds, d[ds], b[ds]) for ds in datasets]
+    if len(datasets) > 1:
+        columns.append((mean_label(len(datasets)), d[datasets].mean(axis=1), b[datasets].mean(axis=1)))
+    rows = []
+    for ds, dv, bv in columns:
+        paired = (dv - bv).dropna()
+        if not len(paired):
+            paired = pd.Series([dv.mean() - bv.mean()])  # no shared seed: the difference of the means
+        sd_, sb, sg = seed_stats(dv.dropna()), seed_stats(bv.dropna()), seed_stats(paired)
+        rows.append({**keys, "dataset": ds, "seeds": ", ".join(str(int(x)) for x in paired.index)
+                     if len(paired.index) and paired.index.dtype != object else "",
+                     "distilled": sd_["mean"], "distilled_sd": sd_["sd"], "base": sb["mean"], "base_sd": sb["sd"],
+                     "gain": sg["mean"], "gain_sd": sg["sd"], "low": sg["low"], "high": sg["high"],
+                     "positive": f"{int((paired > 0).sum())} of {len(paired)}",
+                     "paired_gains": {int(k): float(v) for k, v in paired.items()}
+                     if paired.index.dtype != object else {}})
+    return rows
+
+
+def paired_gain_summary(runs: Any, factor: str, metric: str = "f1") -> pd.DataFrame:
+    """The gain at each value of a paired factor (e.g. training questions, bias correction): per
+    card, value and dataset, the distilled and the no-distillation student over the seeds that
+    value ran at, and their per-seed paired difference with its 95% t-interval."""
+    df = runs_frame(runs)
+    cols = ["card", "factor", "value", *GAIN_COLUMNS[1:], "paired_gains"]
+    df = df[(df["factor"] == factor) & df["arm"].notna()] if len(df) else df
+    if not len(df):
+        return pd.DataFrame(columns=cols)
+    rows = []
+
+    def pivot(x):
+        return x.pivot_table(index="seed", columns="dataset", values=metric, aggfunc="mean")
+
+    for (card, value), g in df.groupby(["card", "value"], sort=False):
+        rows += _gain_rows(pivot(g[g["arm"] == "distilled"]), pivot(g[g["arm"] == "baseline"]),
+                           {"card": card, "factor": factor, "value": value})
+    out = pd.DataFrame(rows, columns=cols)
+    numeric = pd.to_numeric(out["value"], errors="coerce")
+    if numeric.notna().all():
+        out = out.assign(_v=numeric).sort_values(["card", "_v"], kind="stable").drop(columns="_v")
+    return out.reset_index(drop=True)
 
 
 def gain_direction(row: Mapping[str, Any] | None) -> str:
@@ -162,6 +207,38 @@ def gain_display(gains: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+FACTOR_NAMES = {"train_size": "training questions", "correct_bias": "Adam bias correction"}
+
+
+def paired_gain_display(paired: pd.DataFrame, dataset: str | None = None, digits: int = 2) -> pd.DataFrame:
+    """`paired_gain_summary` as a table to read, one row per card and value (on `dataset`, or every
+    dataset when None): both students over seeds, the gain with its interval, and the verdict."""
+    rows = []
+    for r in paired.to_dict("records"):
+        if dataset is not None and r["dataset"] != dataset:
+            continue
+        rows.append({
+            "card": r["card"], FACTOR_NAMES.get(r["factor"], r["factor"]): cell_value(r["value"]),
+            "dataset": r["dataset"], "seeds": r["seeds"],
+            "no distillation (F1)": _pm(r["base"], r["base_sd"], digits),
+            "distilled (F1)": _pm(r["distilled"], r["distilled_sd"], digits),
+            "gain (F1 points)": "" if r["gain"] is None else f"{r['gain']:+.{digits}f}",
+            "per-seed gains": ", ".join(f"{g:+.{digits}f}" for g in (r.get("paired_gains") or {}).values()),
+            INTERVAL_NAME: interval_text(r, digits),
+            "verdict": gain_direction(r),
+        })
+    return pd.DataFrame(rows)
+
+
+def cell_value(v: Any) -> Any:
+    """A factor value as a reader writes it (1000 rather than 1000.0; booleans as words)."""
+    if isinstance(v, bool):
+        return "on" if v else "off"
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
 def _pm(mean: Any, sd: Any, digits: int = 2) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return ""
@@ -213,7 +290,7 @@ def ablation_table(ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataF
     card's own setting at the same seeds. The card's setting and the no-distillation baseline
     come first, over all their seeds: their spread is the yardstick for the single-seed rows.
     `ablations`: the 05_ablations JSON."""
-    runs = pd.DataFrame(ablations.get("runs", []))
+    runs = one_factor_runs(runs_frame(ablations.get("runs", [])))
     if not len(runs):
         return pd.DataFrame()
     # one score per run and seed: the mean over datasets
@@ -236,3 +313,18 @@ def ablation_table(ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataF
                          f"mean {metric}": _mean_sd(scores.tolist()),
                          "vs card setting": f"{paired.mean():+.2f}" if len(paired) else ""})
     return pd.DataFrame(rows)
+
+
+def paired_headline(paired: Mapping[str, pd.DataFrame], dataset: str) -> list[str]:
+    """Markdown bullets: the gain at each value of each paired factor, on `dataset`."""
+    lines = []
+    for factor, summary in paired.items():
+        rows = summary[summary["dataset"] == dataset] if len(summary) else summary
+        for card, g in rows.groupby("card", sort=False):
+            shown = paired_gain_display(g)
+            name = FACTOR_NAMES.get(factor, factor)
+            cells = "; ".join(f"{r[name]}: **{r['gain (F1 points)']}** ({r[INTERVAL_NAME]})"
+                              for r in shown.to_dict("records"))
+            seeds = shown["seeds"].iloc[0] if len(shown) else ""
+            lines.append(f"- **{card}** setting, gain in F1 by {name} on {dataset} (seeds {seeds}): {cells}.")
+    return lines

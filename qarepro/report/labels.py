@@ -31,11 +31,13 @@ SCOPE = {
     "pocket": (
         "**What this run can say.** Whether distillation improves the same student on real SQuAD data "
         "(the cards' claim, tested as the gain of the distilled student over the same student trained "
-        "without distillation, per dataset, with an interval over training seeds), and how that gain "
-        "moves with temperature, weight, loss variant and decoder. "
+        "without distillation, per dataset, with an interval over training seeds), how that gain moves as "
+        "the student's training data grows and under a bias-corrected optimiser, and, where the profile "
+        "sweeps them, with temperature, weight, loss variant and decoder. "
         "**What it cannot say.** The cards' absolute scores: the models here are a MiniLM-L6 teacher and a "
         "3-layer student trained on SQuAD 1.1 at small scale, so every absolute card number is shown as "
-        "\"not comparable\", and the size of the cards' gains is set beside ours for scale, not as a target."),
+        "\"not comparable\", and the size of the cards' gains is set beside ours for scale, not as a target: "
+        "the cards' students saw ~130k SQuAD 2.0 questions, these a few thousand at most."),
     "pipeline_check": (
         "**What this run can say.** That every stage runs end to end and writes its results and reports. "
         "**What it cannot say.** Anything about the cards: tiny random models on a fixture sample; no "

@@ -146,9 +146,12 @@ def plan_summary(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     if not len(df):
         return pd.DataFrame(columns=["card", "factor", "values", "seeds", "rows"])
     names = {"seed": "seed (card setting)", "baseline_seed": "seed (no distillation)"}
+    if "arm" not in df:
+        df["arm"] = None
     rows = []
-    for (card, factor), g in df.groupby(["card", "factor"], sort=False):
-        rows.append({"card": card, "factor": names.get(factor, factor),
+    for (card, factor, arm), g in df.groupby(["card", "factor", "arm"], sort=False, dropna=False):
+        name = names.get(factor, factor) if arm is None or pd.isna(arm) else f"{factor} ({arm})"
+        rows.append({"card": card, "factor": name,
                      "values": ", ".join(str(cell_text(v)) for v in dict.fromkeys(g["value"])),
                      "seeds": ", ".join(str(s) for s in dict.fromkeys(g["seed"])), "rows": len(g)})
     return pd.DataFrame(rows)
@@ -162,7 +165,7 @@ def plan_table(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return df
 
 
-RUN_COLUMNS = ["card", "factor", "value", "seed", "decoder", "run", "dataset", "exact", "f1", "HasAns_f1"]
+RUN_COLUMNS = ["card", "factor", "value", "arm", "seed", "decoder", "run", "dataset", "exact", "f1", "HasAns_f1"]
 
 
 def runs_summary(runs: Any) -> pd.DataFrame:
@@ -172,11 +175,12 @@ def runs_summary(runs: Any) -> pd.DataFrame:
         return pd.DataFrame(columns=["card", "grid rows", "trained configurations", "evaluations", "datasets"])
     rows = []
     for card, g in df.groupby("card", sort=False):
-        rows.append({"card": card, "grid rows": len(g.drop_duplicates(["factor", "value", "seed", "decoder"])),
+        rows.append({"card": card, "grid rows": len(g.drop_duplicates(["factor", "value", "seed", "decoder", "arm"])),
                      "trained configurations": g["run"].nunique() if "run" in g else "",
                      "evaluations": len(g.drop_duplicates(["run", "decoder"])) if "run" in g else "",
                      "datasets": g["dataset"].nunique() if "dataset" in g else ""})
-    rows.append({"card": "both (shared runs counted once)", "grid rows": len(df.drop_duplicates(["card", "factor", "value", "seed", "decoder"])),
+    rows.append({"card": "both (shared runs counted once)",
+                 "grid rows": len(df.drop_duplicates(["card", "factor", "value", "seed", "decoder", "arm"])),
                  "trained configurations": df["run"].nunique() if "run" in df else "",
                  "evaluations": len(df.drop_duplicates(["run", "decoder"])) if "run" in df else "",
                  "datasets": df["dataset"].nunique() if "dataset" in df else ""})
