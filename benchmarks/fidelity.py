@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import statistics
 import sys
 import time
@@ -43,6 +42,7 @@ from qarepro import features as qfeatures  # noqa: E402
 from qarepro import io as qio  # noqa: E402
 from qarepro import predict as qpredict  # noqa: E402
 from qarepro import paths, pipeline, provenance  # noqa: E402
+from pocket_bench import PROFILE, pocket_stage  # noqa: E402
 
 OLD = {"learnable_logit_divisor": False, "label_mode": "hf", "precision": "fp32"}
 VARIANTS = {
@@ -117,13 +117,12 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", nargs="*", default=[], choices=sorted(VARIANTS), help="variants to leave out")
     ap.add_argument("--out", default=str(paths.ROOT / "outputs" / "bench" / "fidelity_deltas.json"))
     args = ap.parse_args(argv)
-    if not os.environ.get(paths.DATA_DIR_ENV):
-        print("set QAREPRO_DATA_DIR to a folder of the SQuAD files (see README)", file=sys.stderr)
+    setup = pocket_stage("03_distill", args.card)
+    if setup is None:
         return 2
-
-    prof = pipeline.load_profile("pocket-cpu")
-    stage = pipeline.start("03_distill", prof)
-    card, plan = args.card, prof.plans[args.card]
+    stage, init = setup
+    prof = stage.profile
+    card = args.card
     datasets = prof.ablation.datasets or prof.eval_datasets
     root = paths.runs() / prof.name / "fidelity"
     t_start = time.time()
@@ -144,7 +143,6 @@ def main(argv=None) -> int:
         qio.write_json(args.out, record)
 
     # the teacher: fine-tuned once with the old defaults, shared by every variant
-    init = pipeline.resolve_model(plan.teacher, prof)
     # the teacher recipe these measurements were made with (the profile's teacher has since changed)
     t_ov = {**pipeline.NO_DISTILLATION, **prof.teacher_finetune, **OLD, **MEASURED_TEACHER}
     probe = pipeline.card_config(stage, card, student=init, overrides=t_ov)

@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 from qarepro import evaluate as qevaluate  # noqa: E402
 from qarepro import io as qio  # noqa: E402
 from qarepro import paths, pipeline, provenance  # noqa: E402
+from pocket_bench import PROFILE, pocket_stage  # noqa: E402
 from qarepro import teacher as qteacher  # noqa: E402
 from qarepro.models import load_tokenizer  # noqa: E402
 
 CARD = "roberta-base-squad2-distilled"
-PROFILE = "pocket-cpu"
 PROJECT_CANDIDATES = {
     "card-optimiser": {"correct_bias": False, "warmup_proportion": 0.2},
     "corrected": {"correct_bias": True, "warmup_proportion": 0.2},
@@ -125,12 +125,11 @@ def main(argv=None) -> int:
                     help="candidates to run (default: all)")
     ap.add_argument("--out", default=str(paths.ROOT / "outputs" / "bench" / "teacher_recipe.json"))
     args = ap.parse_args(argv)
-    if not os.environ.get(paths.DATA_DIR_ENV):
-        print("set QAREPRO_DATA_DIR to a folder of the SQuAD files (see README)", file=sys.stderr)
+    setup = pocket_stage("02_teachers", CARD)
+    if setup is None:
         return 2
-    prof = pipeline.load_profile(PROFILE)
-    stage = pipeline.start("02_teachers", prof)
-    init = pipeline.resolve_model(prof.plans[CARD].teacher, prof)
+    stage, init = setup
+    prof = stage.profile
     root = paths.runs() / prof.name / "teacher-recipe"
     names = args.only or [*PROJECT_CANDIDATES, PLAIN]
     out_file = Path(args.out)

@@ -23,7 +23,6 @@ Writes outputs/bench/throughput.json and outputs/bench/throughput_profile.txt.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -35,11 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from qarepro import io as qio  # noqa: E402
 from qarepro import paths, pipeline, provenance  # noqa: E402
+from pocket_bench import PROFILE, pocket_stage  # noqa: E402
 from qarepro import teacher as qteacher  # noqa: E402
 from qarepro.models import load_qa_model, load_tokenizer  # noqa: E402
 
 CARD = "roberta-base-squad2-distilled"
-PROFILE = "pocket-cpu"
 PLAIN_COLUMNS = ["input_ids", "token_type_ids", "attention_mask", "start_positions", "end_positions"]
 
 
@@ -92,14 +91,12 @@ def main(argv=None) -> int:
     ap.add_argument("--profile-steps", type=int, default=4, help="steps under torch.profiler (0: no profile)")
     ap.add_argument("--out", default=str(paths.ROOT / "outputs" / "bench" / "throughput.json"))
     args = ap.parse_args(argv)
-    if not os.environ.get(paths.DATA_DIR_ENV):
-        print("set QAREPRO_DATA_DIR to a folder of the SQuAD files (see README)", file=sys.stderr)
+    setup = pocket_stage("02_teachers", CARD)
+    if setup is None:
         return 2
     import torch
 
-    prof = pipeline.load_profile(PROFILE)
-    stage = pipeline.start("02_teachers", prof)
-    init = pipeline.resolve_model(prof.plans[CARD].teacher, prof)
+    stage, init = setup
     work = paths.runs() / PROFILE / "bench-throughput"
     cfg = project_config(stage, init, args.steps, "bench-throughput/project")
     tokenizer = load_tokenizer(init)
