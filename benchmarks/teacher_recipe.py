@@ -12,7 +12,8 @@ the pocket-cpu 150-question SQuAD 1.1 dev sample and the 2,000-question sample t
   card-optimiser      the project's fine-tune as the profile had it: correct_bias false, warmup 0.2
   corrected           correct_bias true, warmup 0.2
   corrected-nowarmup  correct_bias true, no warmup
-  corrected-warmup0.1 correct_bias true, warmup 0.1
+  plain-settings      the project's fine-tune with the plain Trainer's settings: correct_bias true,
+                      no warmup, weight decay 0, eps 1e-8, no embeds dropout, no logit divisor
   plain-trainer       transformers.Trainer defaults (torch AdamW, no warmup, wd 0), the
                       examples-style recipe, on the same features; scored by the same decoder
 
@@ -44,16 +45,28 @@ PROJECT_CANDIDATES = {
     "card-optimiser": {"correct_bias": False, "warmup_proportion": 0.2},
     "corrected": {"correct_bias": True, "warmup_proportion": 0.2},
     "corrected-nowarmup": {"correct_bias": True, "warmup_proportion": 0.0},
-    "corrected-warmup0.1": {"correct_bias": True, "warmup_proportion": 0.1},
+    # what separates corrected-nowarmup from plain-trainer: Haystack's weight decay, epsilon, extra
+    # dropout and logit divisor
+    "plain-settings": {"correct_bias": True, "warmup_proportion": 0.0, "weight_decay": 0.0,
+                       "adam_epsilon": 1e-8, "embeds_dropout_prob": 0.0, "learnable_logit_divisor": False},
 }
 PLAIN = "plain-trainer"
+# the keys a candidate sets; the profile's values for them are left out, so the project candidates
+# that do not name one take DistillConfig's default (Haystack's settings)
+RECIPE_KEYS = {"correct_bias", "warmup_proportion", "weight_decay", "adam_epsilon", "embeds_dropout_prob",
+               "learnable_logit_divisor"}
 SAMPLES = {"sample-150": 150, "sample-2000": 2000}  # SQuAD 1.1 dev questions, spread evenly
 DATASET = "squad-validation"
 
 
+def common_settings(prof) -> dict:
+    """The profile's teacher fine-tune less its recipe keys: what every candidate shares."""
+    return {k: v for k, v in prof.teacher_finetune.items() if k not in RECIPE_KEYS}
+
+
 def project_teacher(stage, init: str, name: str, change: dict, questions: int) -> tuple[str, float]:
     prof = stage.profile
-    ov = {**pipeline.NO_DISTILLATION, **prof.teacher_finetune, "max_train_examples": questions, **change}
+    ov = {**pipeline.NO_DISTILLATION, **common_settings(prof), "max_train_examples": questions, **change}
     probe = pipeline.card_config(stage, CARD, student=init, overrides=ov)
     h = pipeline.run_identity(pipeline.config_dict(probe))
     cfg = pipeline.card_config(stage, CARD, student=init, overrides=ov, run_name=f"teacher-recipe/{name}-{h}")
@@ -73,7 +86,7 @@ def plain_teacher(stage, init: str, questions: int, folder: Path) -> tuple[str, 
         return str(model_dir), 0.0, qio.read_json(model_dir / "train_metrics.json")
     prof = stage.profile
     cfg = pipeline.card_config(stage, CARD, student=init,
-                               overrides={**pipeline.NO_DISTILLATION, **prof.teacher_finetune,
+                               overrides={**pipeline.NO_DISTILLATION, **common_settings(prof),
                                           "max_train_examples": questions})
     tokenizer = load_tokenizer(init)
     features, _ = qteacher.training_features(cfg, tokenizer)
@@ -140,7 +153,7 @@ def main(argv=None) -> int:
         "what": "pocket teacher fine-tune recipes side by side: same initialisation, training questions, "
                 "windows, batch, lr, epochs and seed; F1 on the same SQuAD 1.1 dev samples (issue #13)",
         "profile": PROFILE, "init": pipeline.short_path(init), "questions": args.questions,
-        "common": {k: v for k, v in prof.teacher_finetune.items() if k != "student_layers"},
+        "common": {k: v for k, v in common_settings(prof).items() if k != "student_layers"},
         "candidates": {**{k: v for k, v in PROJECT_CANDIDATES.items()},
                        PLAIN: "transformers.Trainer defaults: torch AdamW (bias-corrected), no warmup, "
                               "weight decay 0, linear decay"},

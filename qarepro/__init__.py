@@ -4,4 +4,11 @@ Pipeline stages, one module each: data -> features -> (distill) -> predict -> de
 metrics -> evaluate -> report. `paths` says where everything lives, `config` loads YAML strictly.
 """
 
+import warnings
+
+# tqdm.auto warns "IProgress not found" in a kernel without ipywidgets. `datasets` imports it before
+# any stage code runs, so the filter must be in place as soon as qarepro is imported (reports would
+# otherwise open with that warning).
+warnings.filterwarnings("ignore", message="IProgress not found")
+
 __version__ = "0.1.0"

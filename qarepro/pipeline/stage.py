@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,7 +139,6 @@ class _LongInputFilter(logging.Filter):
 
 
 def quiet() -> None:
-    warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto without ipywidgets
     # features.py tokenises whole contexts before windowing them: the tokenizer's length warning is moot
     tok_log = logging.getLogger("transformers.tokenization_utils_base")
     if not any(isinstance(f, _LongInputFilter) for f in tok_log.filters):
