@@ -37,7 +37,7 @@ from qarepro import evaluate as qevaluate  # noqa: E402
 from qarepro import io as qio  # noqa: E402
 from qarepro import paths, pipeline, provenance  # noqa: E402
 from pocket_bench import PROFILE, pocket_stage  # noqa: E402
-from qarepro import teacher as qteacher  # noqa: E402
+from qarepro.training_data import training_features  # noqa: E402
 from qarepro.models import load_tokenizer  # noqa: E402
 
 CARD = "roberta-base-squad2-distilled"
@@ -89,7 +89,7 @@ def plain_teacher(stage, init: str, questions: int, folder: Path) -> tuple[str, 
                                overrides={**pipeline.NO_DISTILLATION, **common_settings(prof),
                                           "max_train_examples": questions})
     tokenizer = load_tokenizer(init)
-    features, _ = qteacher.training_features(cfg, tokenizer)
+    features, _ = training_features(cfg, tokenizer)
     data = features.select_columns(["input_ids", "token_type_ids", "attention_mask", "start_positions",
                                     "end_positions"])
     import transformers

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from qarepro import io as qio  # noqa: E402
 from qarepro import paths, pipeline, provenance  # noqa: E402
 from pocket_bench import PROFILE, pocket_stage  # noqa: E402
-from qarepro import teacher as qteacher  # noqa: E402
+from qarepro.training_data import training_features  # noqa: E402
 from qarepro.models import load_qa_model, load_tokenizer  # noqa: E402
 
 CARD = "roberta-base-squad2-distilled"
@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     work = paths.runs() / PROFILE / "bench-throughput"
     cfg = project_config(stage, init, args.steps, "bench-throughput/project")
     tokenizer = load_tokenizer(init)
-    features, _ = qteacher.training_features(cfg, tokenizer)
+    features, _ = training_features(cfg, tokenizer)
     plain_data = features.select_columns(PLAIN_COLUMNS)
 
     rounds = []

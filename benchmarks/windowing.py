@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     tok_dir = Path(spec.origin).parent / "model"
     tokenizer = AutoTokenizer.from_pretrained(str(tok_dir))
     examples = read_squad_json(data_dir / "squad-v1.1-train.json")
-    rows = qf._columns(examples)
+    rows = qf.example_columns(examples)
     n = len(examples)
     hf_cfg = qf.WindowConfig(stride_mode="hf")
     hs_cfg = qf.WindowConfig(stride_mode="haystack")

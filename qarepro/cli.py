@@ -41,8 +41,9 @@ def usage() -> str:
 
 def distill_config_help() -> str:
     """Every DistillConfig key with its type, default, choices and help text."""
-    distill = importlib.import_module("qarepro.distill")  # deferred like the commands themselves
-    return "config keys (key=value; DistillConfig, configs/<card>.yaml):\n" + config.fields_help(distill.DistillConfig)
+    distill_config = importlib.import_module("qarepro.distill_config")  # deferred like the commands themselves
+    return ("config keys (key=value; DistillConfig, configs/<card>.yaml):\n"
+            + config.fields_help(distill_config.DistillConfig))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

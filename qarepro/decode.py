@@ -262,11 +262,11 @@ def _haystack_window_candidates(start, end, offsets, valid, n_best, max_len) -> 
     cand.score[:, :got] = np.take_along_axis(flat, pick, axis=1)
     cand.ok[:, :got] = np.take_along_axis(ok.reshape(n, -1), pick, axis=1)
     for w in np.flatnonzero(tied | maybe_empty):  # search every valid pair of the window
-        _haystack_full_window(cand, w, start[w], end[w], offsets[w], valid[w], max_len)
+        haystack_full_window(cand, w, start[w], end[w], offsets[w], valid[w], max_len)
     return cand
 
 
-def _haystack_full_window(cand, w, start, end, offsets, valid, max_len):
+def haystack_full_window(cand, w, start, end, offsets, valid, max_len):
     idx = np.flatnonzero(valid)
     s = idx[:, None]
     e = idx[None, :]

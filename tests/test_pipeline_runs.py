@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from qarepro import config as qconfig
-from qarepro import distill, pipeline
+from qarepro import distill_config, pipeline, trainer
 
 
 def test_baseline_runs_are_shared_by_cards_with_the_same_student():
@@ -21,7 +21,7 @@ def test_baseline_runs_are_shared_by_cards_with_the_same_student():
 
 def test_a_finished_run_is_reused_by_a_config_that_differs_only_in_name(tmp_path, monkeypatch):
     def cfg(name):
-        return qconfig.from_mapping(distill.DistillConfig, dict(
+        return qconfig.from_mapping(distill_config.DistillConfig, dict(
             name=name, teacher=None, distillation_loss_weight=0.0, student="s", batch_size=2, epochs=1,
             learning_rate=1e-3, temperature=1.0, output_dir=str(tmp_path / "run")))
 
@@ -30,7 +30,7 @@ def test_a_finished_run_is_reused_by_a_config_that_differs_only_in_name(tmp_path
     (model / "train_metrics.json").write_text("{}")
     qconfig.dump(cfg("teacher-for-card-a"), model / "config.yaml")
     calls = []
-    monkeypatch.setattr(distill, "train", lambda *a, **k: calls.append(a) or model)
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: calls.append(a) or model)
     assert pipeline.train_or_reuse(cfg("teacher-for-card-b")) == model and calls == []
     pipeline.train_or_reuse(dataclasses.replace(cfg("x"), learning_rate=2e-3))  # a real difference: trains
     assert len(calls) == 1

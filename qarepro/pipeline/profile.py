@@ -20,7 +20,7 @@ from .. import config, decode, paths
 from .. import predict as qpredict
 from ..config import ConfigError
 from ..data import REGISTRY
-from ..distill import DistillConfig, load_distill_config
+from ..distill_config import DistillConfig, load_distill_config
 from ..report import PIPELINE_CHECK, POCKET
 
 TINY_PREFIX = "tiny:"

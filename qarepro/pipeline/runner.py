@@ -27,7 +27,7 @@ from .. import data as qdata
 from .. import hub, paths, provenance
 from .. import io as qio
 from .. import models as qmodels
-from ..distill import load_distill_config
+from ..distill_config import load_distill_config
 from ..report import render_notebook
 from .layout import PipelineError, data_dir, resolve_model, results_dir, short_path, target
 from .profile import TINY_PREFIX, CardPlan, Profile

@@ -1,7 +1,7 @@
 """Training and evaluation runs: a card's config, a run's identity, train-or-reuse, evaluate-or-reuse.
 
 A training run is identified by the hash of its config without the keys that do not change its
-result (`qarepro.distill.RESUME_FREE_KEYS`): a finished run of the same identity is reused, an
+result (`qarepro.distill_config.RESUME_FREE_KEYS`): a finished run of the same identity is reused, an
 unfinished one resumed. An evaluation is reused when the same weights were scored on the same
 datasets with the same settings, under any label.
 """
@@ -19,11 +19,11 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from .. import config, distill, paths
+from .. import config, paths
 from .. import evaluate as qevaluate
 from .. import io as qio
-from ..distill import RESUME_FREE_KEYS, DistillConfig
-from ..teacher import model_fingerprint
+from ..distill_config import RESUME_FREE_KEYS, DistillConfig, load_distill_config, run_dir
+from ..models import model_fingerprint
 from .layout import PipelineError, resolve_model
 from .profile import eval_window
 from .stage import Stage, device
@@ -64,7 +64,7 @@ def card_config(stage: Stage, card: str, *, teacher: str | None | bool = False, 
     ov.update(overrides or {})
     if run_name:
         ov[K_OUT] = str(paths.runs() / prof.name / run_name)
-    return distill.load_distill_config(plan.distill_config or card, ov)
+    return load_distill_config(plan.distill_config or card, ov)
 
 
 def config_dict(cfg: Any) -> dict[str, Any]:
@@ -85,7 +85,7 @@ def train_or_reuse(cfg: DistillConfig) -> Path:
     """Train, or reuse a finished run of the same config; returns the run's model folder.
 
     An unfinished run (killed midway) is resumed from its last complete checkpoint."""
-    folder = distill.run_dir(cfg)
+    folder = run_dir(cfg)
     now = {k: v for k, v in config.to_dict(cfg).items() if k not in RESUME_FREE_KEYS}
 
     def same(saved: Path) -> bool:
@@ -96,9 +96,13 @@ def train_or_reuse(cfg: DistillConfig) -> Path:
 
     if (folder / "model" / "train_metrics.json").is_file() and same(folder / "model" / "config.yaml"):
         return folder / "model"
+    # deferred: the trainer imports transformers, which reads the hub offline switch at import; the
+    # runner sets that switch after `import qarepro.pipeline`
+    from ..trainer import train
+
     if (folder / "config.yaml").is_file() and not same(folder / "config.yaml"):
-        return Path(distill.train(dataclasses.replace(cfg, overwrite=True), resume=False))
-    return Path(distill.train(cfg, resume=True))
+        return Path(train(dataclasses.replace(cfg, overwrite=True), resume=False))
+    return Path(train(cfg, resume=True))
 
 
 def model_dir(run: str | Path) -> Path:

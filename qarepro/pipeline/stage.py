@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import torch
 
 from .. import io as qio
 from .. import paths, provenance
+from ..runtime import resolve_device
 from .layout import PipelineError, data_dir, results_dir, short_path, target
 from .profile import Profile, load_profile
 
@@ -100,14 +102,8 @@ class Stage:
 
 
 def device(profile: Profile) -> str:
-    if profile.device != "auto":
-        return profile.device
-    try:
-        import torch  # deferred: torch takes seconds to import and most callers never need it
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    except ImportError:
-        return "cpu"
+    """The profile's device; "auto" resolved by qarepro.runtime (cuda when torch sees a GPU)."""
+    return resolve_device(None if profile.device == "auto" else profile.device)
 
 
 def start(stage: str, profile: str | Profile, card: str | None = None) -> Stage:
@@ -121,12 +117,8 @@ def start(stage: str, profile: str | Profile, card: str | None = None) -> Stage:
     if card is not None and card not in prof.cards:
         raise PipelineError(f"card {card!r} is not in profile {prof.name} (cards: {', '.join(prof.cards)})")
     if prof.threads:
-        import torch  # deferred: only profiles that set threads (or ask for cuda) need torch here
-
         torch.set_num_threads(prof.threads)
     if prof.device == "cuda":
-        import torch  # deferred, as above
-
         if not torch.cuda.is_available():
             raise PipelineError(f"profile {prof.name} asks for device cuda, but torch sees no GPU "
                                 f"(use a GPU machine, or a profile with device: cpu or auto)")

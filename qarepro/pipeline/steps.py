@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from .. import data as qdata
-from .. import distill, paths, report
+from .. import paths, report
 from .. import features as qfeatures
 from .. import io as qio
 from .. import predict as qpredict
 from ..report import threshold_curve
+from ..runtime import forward_logits
 from ..tiny import build_tiny_qa_model, fixture_texts
 from .layout import PipelineError, resolve_model, short_path
 from .profile import ABLATION_FACTORS, TINY_PREFIX, eval_window
@@ -136,7 +137,10 @@ def prepare_teachers(stage: Stage) -> dict[str, Any]:
         cfg = card_config(stage, card, teacher=teacher)
         stage.configs[f"cache:{card}"] = config_dict(cfg)
         with stage.timed(f"cache_teacher:{card}"):
-            cache = distill.cache_teacher(cfg)
+            # deferred: the cache imports transformers through the training data (see runs.train_or_reuse)
+            from ..teacher import cache_teacher
+
+            cache = cache_teacher(cfg)
         entry["teacher_cache"] = str(getattr(cache, "path", cache))
         out[card] = entry
     return out
@@ -239,10 +243,10 @@ def measure_speed(model: str, examples, *, batch_size: int = 32, latency_example
     question at batch size 1 (all its windows in one batch)."""
     qa_model, tok = qpredict.load_model(model)
     feats = qfeatures.build_features(examples, tok, window or qpredict.default_window("hf"), use_cache=False)
-    qpredict.compute_logits(qa_model, feats.select(range(min(len(feats), batch_size))), batch_size,
-                            device_name, precision)  # warm-up
+    forward_logits(qa_model, feats.select(range(min(len(feats), batch_size))), batch_size=batch_size,
+                   device=device_name, precision=precision)  # warm-up
     t = time.perf_counter()
-    qpredict.compute_logits(qa_model, feats, batch_size, device_name, precision)
+    forward_logits(qa_model, feats, batch_size=batch_size, device=device_name, precision=precision)
     batched = time.perf_counter() - t
     index = np.asarray(feats["example_index"])
     lat = []
@@ -252,7 +256,7 @@ def measure_speed(model: str, examples, *, batch_size: int = 32, latency_example
             continue
         sub = feats.select(rows)
         t = time.perf_counter()
-        qpredict.compute_logits(qa_model, sub, len(rows), device_name, precision)
+        forward_logits(qa_model, sub, batch_size=len(rows), device=device_name, precision=precision)
         lat.append(time.perf_counter() - t)
     return {"samples_per_s": len(examples) / max(batched, 1e-9), "latency_ms": 1000 * statistics.median(lat) if lat else None,
             "n_questions": len(examples), "n_features": len(feats), "batch_size": batch_size,

@@ -1,5 +1,6 @@
-"""Numeric precision of every forward pass: what a precision name means on a device, and the
-autocast and TF32 settings that go with it.
+"""Where and in what precision models run: the device, what a precision name means on it, the
+autocast and TF32 settings that go with it, and the one batched forward loop (teacher-logit cache,
+prediction, speed measurement). Every module that runs a model asks here.
 
 The cards trained, cached teacher logits and were scored in fp32 (Haystack v1 leaves `use_amp`
 unset; shared/REFERENCE.md §6), so "fp32" is the default of the card configs and of the full
@@ -16,12 +17,19 @@ switches it off for the duration of a pass unless `allow_tf32` is given.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# what a QA model's forward takes from a feature row, in this order
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class PrecisionError(ValueError):
@@ -37,12 +45,16 @@ class DeviceInfo:
     name: str = ""
 
 
+def resolve_device(device: str | None = None) -> str:
+    """The device a pass runs on: `device` when given, else cuda when torch sees a GPU, else cpu."""
+    if device:
+        return str(device)
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def describe_device(device: str | None = None) -> DeviceInfo:
     """The device `device` names ("cuda", "cuda:1", "cpu"; None: cuda when torch sees a GPU)."""
-    import torch
-
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device)
     if str(device).startswith("cuda"):
         index = torch.device(device).index or 0
         return DeviceInfo("cuda", bool(torch.cuda.is_bf16_supported()), torch.cuda.get_device_name(index))
@@ -52,7 +64,7 @@ def describe_device(device: str | None = None) -> DeviceInfo:
     return DeviceInfo("cpu", native, "cpu")
 
 
-def resolve(precision: str, device: DeviceInfo | str | None = None) -> str:
+def resolve_precision(precision: str, device: DeviceInfo | str | None = None) -> str:
     """The precision a pass actually runs in: "fp32", "bf16" or "fp16"."""
     if precision not in PRECISIONS:
         raise PrecisionError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -68,9 +80,7 @@ def resolve(precision: str, device: DeviceInfo | str | None = None) -> str:
 
 def autocast(device: str, precision: str):
     """Autocast for `precision` on `device` ("auto" resolved here); a no-op for fp32."""
-    import torch
-
-    resolved = resolve(precision, device)
+    resolved = resolve_precision(precision, device)
     if resolved == "fp32":
         return contextlib.nullcontext()
     kind = "cuda" if str(device).startswith("cuda") else "cpu"
@@ -81,8 +91,6 @@ def autocast(device: str, precision: str):
 
 def set_tf32(allow: bool) -> tuple[bool, bool]:
     """Allow or forbid TF32 for fp32 matrix products and convolutions; returns the old settings."""
-    import torch
-
     old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = allow
     torch.backends.cudnn.allow_tf32 = allow
@@ -92,10 +100,41 @@ def set_tf32(allow: bool) -> tuple[bool, bool]:
 @contextlib.contextmanager
 def fp32_matmul(allow_tf32: bool = False):
     """TF32 off (or on, when asked) inside the block; the previous settings come back after."""
-    import torch
-
     old = set_tf32(allow_tf32)
     try:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
+def model_columns(model, column_names) -> list[str]:
+    """The feature columns `model`'s forward takes (a RoBERTa has no token_type_ids), in MODEL_INPUTS order."""
+    params = inspect.signature(model.forward).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):  # a wrapper passes them on
+        return [c for c in MODEL_INPUTS if c in column_names]
+    return [c for c in MODEL_INPUTS if c in column_names and c in params]
+
+
+def forward_logits(model, features, *, batch_size: int, device: str | None = None, precision: str = "fp32",
+                   allow_tf32: bool = False, out: np.ndarray | None = None, desc: str = "logits",
+                   leave: bool = False) -> np.ndarray:
+    """Start and end logits of `model` over `features`: an array [n_features, 2, seq_len] ([:, 0] start,
+    [:, 1] end), filled batch by batch in eval mode, without gradients, under autocast unless fp32 (then
+    TF32 off unless allow_tf32). `out` (e.g. a float16 memmap of the teacher cache) is filled in place
+    and returned; by default a float32 array is made."""
+    device = resolve_device(device)
+    model.to(device).eval()
+    columns = model_columns(model, features.column_names)
+    arrays = features.with_format("numpy", columns=columns)
+    n = len(features)
+    seq_len = len(features[0]["input_ids"]) if n else 0
+    if out is None:
+        out = np.empty((n, 2, seq_len), dtype=np.float32)
+    with torch.inference_mode(), autocast(device, precision), fp32_matmul(allow_tf32):
+        for lo in tqdm(range(0, n, batch_size), desc=desc, unit="batch", leave=leave, mininterval=5):
+            batch = arrays[lo:lo + batch_size]
+            inputs = {k: torch.as_tensor(np.asarray(batch[k]), dtype=torch.long, device=device) for k in columns}
+            result = model(**inputs)
+            logits = torch.stack([result.start_logits, result.end_logits], dim=1).float().cpu().numpy()
+            out[lo:lo + len(logits)] = logits.astype(out.dtype, copy=False)
+    return out
