@@ -28,7 +28,8 @@ from .distill_config import (RESUME_FREE_KEYS, DistillConfig, DistillError, NonF
 from .loss import distillation_loss
 from .model_card import write_model_card
 from .models import ModelSourceError, load_qa_model, load_tokenizer
-from .student import LogitDivisor, add_embeds_dropout, build_student, init_student_from_teacher, unwrap_divisor, with_logit_divisor
+from .student import (LogitDivisor, add_embeds_dropout, build_student, init_student_from_teacher, unwrap_divisor,
+                      with_logit_divisor)
 from .teacher import TeacherCacheError, TeacherLogits, cache_teacher, load_teacher, open_cache
 from .trainer import DistillTrainer, train, training_precision
 from .training_data import (check_same_tokenization, load_training_examples, sample_pairs, student_tokenizer_source,

@@ -1,5 +1,5 @@
-"""Print (and write to outputs/<profile>/gain_table.md) the distillation-gain and ablation-grid
-tables of a profile's run.
+"""Print (and write to outputs/<profile>/gain_table.md) the distillation-gain, paired-gain and
+ablation-grid tables of a profile's run.
 
 Every number comes from that profile's 04_evaluate.json and 05_ablations.json, written by the
 notebooks; the README's pocket table is this output.
@@ -13,8 +13,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pandas as pd  # noqa: E402
+
 from qarepro import io as qio  # noqa: E402
-from qarepro import paths, report  # noqa: E402
+from qarepro import paths, pipeline, report  # noqa: E402
 
 
 def main(profile: str) -> int:
@@ -23,6 +25,14 @@ def main(profile: str) -> int:
     table = report.gain_table(qio.read_json(results / "04_evaluate.json"), ablations)
     text = (f"F1 per dataset, profile `{profile}` (from outputs/{profile}/04_evaluate.json and "
             f"05_ablations.json); mean ± sd over seeds.\n\n" + report.to_markdown(table))
+    primary = pipeline.load_profile(profile).primary_dataset
+    for factor, records in (ablations.get("paired_gains") or {}).items():
+        shown = report.paired_gain_display(pd.DataFrame(records), primary)
+        if len(shown):
+            text += (f"\n\nThe gain by {report.FACTOR_NAMES.get(factor, factor)} on {primary}, profile `{profile}` "
+                     f"(from `paired_gains` in outputs/{profile}/05_ablations.json): both students as mean ± sd "
+                     "over seeds, the gain as the mean of the per-seed paired differences (same seed, same data "
+                     "order) with its 95% Student-t interval over seeds.\n\n" + report.to_markdown(shown))
     grid = report.ablation_table(ablations)
     if len(grid):
         text += (f"\n\nAblation grid, profile `{profile}` (from outputs/{profile}/05_ablations.json): F1 averaged "

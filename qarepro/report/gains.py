@@ -273,7 +273,7 @@ def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metri
             r = runs[runs["dataset"] == ds]
             base = r[r["factor"] == "baseline_seed"].drop_duplicates("seed")[metric]
             row["no distillation"] = _mean_sd(base)
-            for card in r["card"].drop_duplicates():
+            for card in runs["card"].drop_duplicates():  # every card on every row: "not run" where it did not
                 seeded = r[(r["card"] == card) & (r["factor"] == "seed")].drop_duplicates("seed")[metric]
                 row[f"{card}: distilled"] = _mean_sd(seeded)
                 if len(seeded) and len(base):
@@ -281,7 +281,7 @@ def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metri
                 if claimed.get(card) is not None:
                     row[f"{card}: claimed gain"] = f"{claimed[card]:+.1f}"
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).fillna("")
 
 
 def ablation_table(ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataFrame:
