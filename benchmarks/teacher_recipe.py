@@ -153,7 +153,7 @@ def main(argv=None) -> int:
         "what": "pocket teacher fine-tune recipes side by side: same initialisation, training questions, "
                 "windows, batch, lr, epochs and seed; F1 on the same SQuAD 1.1 dev samples (issue #13)",
         "profile": PROFILE, "init": pipeline.short_path(init), "questions": args.questions,
-        "common": {k: v for k, v in common_settings(prof).items() if k != "student_layers"},
+        "common": {k: v for k, v in common_settings(prof).items() if k not in ("student_layers", "max_train_examples")},
         "candidates": {**{k: v for k, v in PROJECT_CANDIDATES.items()},
                        PLAIN: "transformers.Trainer defaults: torch AdamW (bias-corrected), no warmup, "
                               "weight decay 0, linear decay"},
