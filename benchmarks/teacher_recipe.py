@@ -33,10 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from qarepro import evaluate as qevaluate  # noqa: E402
 from qarepro import io as qio  # noqa: E402
 from qarepro import paths, pipeline, provenance  # noqa: E402
-from pocket_bench import PROFILE, pocket_stage  # noqa: E402
+from pocket_bench import PROFILE, pocket_stage, score_sample, train_candidate  # noqa: E402
 from qarepro.training_data import training_features  # noqa: E402
 from qarepro.models import load_tokenizer  # noqa: E402
 
@@ -65,13 +64,9 @@ def common_settings(prof) -> dict:
 
 
 def project_teacher(stage, init: str, name: str, change: dict, questions: int) -> tuple[str, float]:
-    prof = stage.profile
-    ov = {**pipeline.NO_DISTILLATION, **common_settings(prof), "max_train_examples": questions, **change}
-    probe = pipeline.card_config(stage, CARD, student=init, overrides=ov)
-    h = pipeline.run_identity(pipeline.config_dict(probe))
-    cfg = pipeline.card_config(stage, CARD, student=init, overrides=ov, run_name=f"teacher-recipe/{name}-{h}")
+    ov = {**pipeline.NO_DISTILLATION, **common_settings(stage.profile), "max_train_examples": questions, **change}
     t0 = time.time()
-    model = pipeline.model_dir(pipeline.train_or_reuse(cfg))
+    model = train_candidate(stage, init, f"teacher-recipe/{name}", ov)
     return str(model), time.time() - t0
 
 
@@ -116,19 +111,7 @@ def plain_teacher(stage, init: str, questions: int, folder: Path) -> tuple[str, 
 
 
 def score(model: str, out: Path, prof) -> dict:
-    scores = {}
-    for label, n in SAMPLES.items():
-        folder = out / label
-        if (folder / "metrics.json").is_file():
-            summary = qio.read_json(folder / "metrics.json")
-        else:
-            summary = qevaluate.evaluate_model(model, [DATASET], folder, data_dir=pipeline.data_dir(prof),
-                                               window=pipeline.eval_window(prof, "hf"), decoder="hf",
-                                               batch_size=prof.eval_batch_size, sample=n, profile=prof.name,
-                                               device="cpu", precision="fp32", label=out.name)
-        m = summary["results"][DATASET]["metrics"]
-        scores[label] = {"f1": m["f1"], "exact": m["exact"], "questions": m["total"]}
-    return scores
+    return {label: score_sample(model, out / label, prof, DATASET, n) for label, n in SAMPLES.items()}
 
 
 def main(argv=None) -> int:
