@@ -185,6 +185,9 @@ def run_notebook(stage: str, profile: Profile, card: str | None = None, *, timeo
         params["card"] = card
     for var, val in QUIET_ENV:
         os.environ.setdefault(var, val)
+    # the kernel imports the qarepro this runner is (a second checkout's, not the installed one's)
+    kernel_path = os.pathsep.join(p for p in (str(paths.ROOT), os.environ.get("PYTHONPATH")) if p)
+    os.environ["PYTHONPATH"] = kernel_path
     env_backup = os.environ.get(STAGE_OUTPUT_ENV)
     os.environ[STAGE_OUTPUT_ENV] = str(staging)
     t0 = time.perf_counter()
