@@ -61,8 +61,7 @@ def rerender(stage: str, profile: pipeline.Profile) -> Path:
     staging.unlink(missing_ok=True)
     executed.parent.mkdir(parents=True, exist_ok=True)
     tmp_nb = executed.with_name(f".{stage}.rerender.ipynb")
-    for var, val in pipeline.QUIET_ENV:
-        os.environ.setdefault(var, val)
+    pipeline.kernel_environment()
     old = os.environ.get(pipeline.STAGE_OUTPUT_ENV)
     os.environ[pipeline.STAGE_OUTPUT_ENV] = str(staging)
     t0 = time.perf_counter()

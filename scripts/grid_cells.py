@@ -31,6 +31,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reverse", action="store_true", help="walk the plan from its end")
     ap.add_argument("--only-factor", nargs="*", default=None, help="only the cells of these factors")
     ap.add_argument("--poll", type=float, default=30.0, help="seconds between looks for 02_teachers")
+    ap.add_argument("--status", action="store_true",
+                    help="build nothing: list the cells done and left, and the evidence of the paired cells done "
+                         "(outputs/<profile>/grid_status.md)")
     args = ap.parse_args(argv)
     prof = pipeline.load_profile(args.profile)
     teachers = pipeline.target(prof.name, "02_teachers")
@@ -62,6 +65,46 @@ def main(argv=None) -> int:
             f1 = {ds: round(cell["summary"]["results"][ds]["metrics"]["f1"], 2) for ds in datasets}
             print(f"[{i}/{len(plan)}] {what}: built in {time.time() - t0:.0f} s, F1 {f1}", flush=True)
     print(f"done: {built} built, {reused} already there, {skipped} left to the other process")
+    return 0
+
+
+def status(stage, plan, datasets) -> int:
+    """Which cells of the plan are committed, and what the finished paired cells say."""
+    import pandas as pd  # deferred: only the status table needs it
+
+    from qarepro import io as qio
+    from qarepro import report
+
+    rows, left = [], []
+    for row in plan:
+        cell = steps.run_cell(stage, row, datasets, build=False, wait=False)
+        if cell is None:
+            left.append(row)
+            continue
+        for ds in datasets:
+            m = cell["summary"]["results"][ds]["metrics"]
+            rows.append({**{k: row.get(k) for k in ("card", "factor", "value", "seed", "arm")}, "dataset": ds,
+                         "f1": m["f1"], "eval_dir": cell["eval_dir"], **cell["teacher_facts"]})
+    runs = pd.DataFrame(rows)
+    done = len(plan) - len(left)
+    todo = pd.DataFrame([{k: r.get(k) for k in ("card", "factor", "value", "seed", "arm")} for r in left])
+    text = [f"# Grid status, profile `{stage.profile.name}`", "",
+            f"{done} of {len(plan)} planned rows have a committed cell (a cell can serve several rows).", ""]
+    if len(todo):
+        counts = todo.groupby(["factor", "value"], sort=False).size().reset_index(name="rows left")
+        text += ["Rows left, by factor value:", "", report.to_markdown(counts), ""]
+    for ds in datasets:
+        table = report.evidence_table(runs, ds) if len(runs) else pd.DataFrame()
+        if len(table):
+            trend = report.trend_table(runs, ds)
+            text += [f"## {ds}", "", *report.answer(table, trend, ds), "",
+                     report.to_markdown(report.evidence_display(table)), ""]
+            if len(trend):
+                text += [report.to_markdown(report.trend_display(trend)), ""]
+    out = stage.results / "grid_status.md"
+    with qio.atomic_path(out) as tmp:
+        tmp.write_text("\n".join(text), encoding="utf-8")
+    print("\n".join(text))
     return 0
 
 

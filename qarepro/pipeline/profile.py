@@ -9,6 +9,8 @@ as the top level, and the ablation values by the distillation config they go int
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import typing
 from dataclasses import dataclass
@@ -174,6 +176,12 @@ class Profile:
         return d
 
 
+def profile_fingerprint(profile: Profile | Mapping[str, Any]) -> str:
+    """Short hash of a profile's resolved contents: what each stage JSON records it ran under."""
+    d = profile.to_dict() if isinstance(profile, Profile) else dict(profile)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def profile_path(name_or_path: str | os.PathLike) -> Path:
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml"):
@@ -307,6 +315,11 @@ def _check_seeds_by_value(ab, src: str) -> None:
                     or len(set(seeds)) != len(seeds)):
                 raise ConfigError(f"{src}: ablations.seeds_by_value.{factor}.{value}: expected a list of distinct "
                                   f"integer seeds, got {seeds!r}")
+
+
+def headline_datasets(profile: Profile) -> list[str]:
+    """The sets the grid is scored on (the headline sets): ablations.datasets, else the primary set."""
+    return list(profile.ablation.datasets or [profile.primary_dataset])
 
 
 def seeds_for(ab, factor: str, value: Any) -> list[int]:

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from ..models import model_fingerprint
 from ..tiny import build_tiny_qa_model, fixture_texts
 from . import cells
+from .consistency import check_one_profile
 from .layout import PipelineError, resolve_model, short_path
 from .profile import ABLATION_FACTORS, PROFILE_TEACHER, TEACHER_FACTOR, TINY_PREFIX, eval_window, seeds_for
 from .runs import (K_SEED, NO_DISTILLATION, card_config, config_dict, eval_settings, evaluate_or_reuse,
@@ -393,17 +394,24 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
     return pd.DataFrame(rows)
 
 
-def run_cell(stage: Stage, r: Mapping[str, Any], datasets: Sequence[str], *, wait: bool = True) -> dict[str, Any] | None:
+def run_cell(stage: Stage, r: Mapping[str, Any], datasets: Sequence[str], *, wait: bool = True,
+             build: bool = True) -> dict[str, Any] | None:
     """One row of the plan: its committed cell when the identity matches, else trained and scored
-    (under the cell's lock; with wait off, None when another worker holds it)."""
+    (under the cell's lock; with wait off, None when another worker holds it; with build off, None
+    when the cell is not there)."""
     card, variant = r["card"], r.get("teacher_variant") or PROFILE_TEACHER
     distilled_row = not _is_baseline(r)
     teacher = cells.teacher_path(stage, card, variant) if distilled_row else None
     cfg = card_config(stage, card, teacher=teacher if distilled_row else False, overrides=r["overrides"])
     h = run_identity(config_dict(cfg))
     out_dir = stage.results / "ablations" / card / f"{h}-{r['decoder']}"
-    teacher_fp = cells.teacher_record(stage, card, variant, cells.largest_train_size(stage))["fingerprint"] \
-        if distilled_row else None
+    teacher_fp = None
+    if distilled_row and build:
+        teacher_fp = cells.teacher_record(stage, card, variant, cells.largest_train_size(stage))["fingerprint"]
+    elif distilled_row:  # only look: a teacher never recorded has no cells yet
+        teacher_fp = cells.recorded_teacher(stage, card, variant).get("fingerprint")
+        if teacher_fp is None:
+            return None
     identity = cells.cell_identity(stage, cfg, datasets, eval_settings(stage.profile, r["decoder"]), teacher_fp)
     base = {"hash": h, "eval_dir": str(out_dir)}
     with cells.cell_lock(out_dir, wait=wait) as locked:
@@ -414,6 +422,8 @@ def run_cell(stage: Stage, r: Mapping[str, Any], datasets: Sequence[str], *, wai
             facts = qio.read_json(out_dir / cells.CELL_FILE)
             return {**base, "summary": summary, "run_dir": facts.get("run_dir"), "reused": True,
                     "teacher_facts": facts.get("teacher_facts", {})}
+        if not build:
+            return None
         return {**base, **_build_cell(stage, r, cfg, teacher, out_dir, identity)}
 
 
@@ -483,7 +493,9 @@ def distillation_gain(runs) -> list[dict[str, Any]]:
 
 
 def gather(stage: Stage) -> dict[str, Any]:
-    """Everything the report compares: evaluations (04), ablation runs (05), configs (03)."""
+    """Everything the report compares: evaluations (04), ablation runs (05), configs (03); only when
+    every stage ran under this profile (pipeline.consistency)."""
+    check_one_profile(stage.profile, upto="05_ablations")
     ev = stage.previous("04_evaluate")
     ab = stage.previous("05_ablations")
     configs = {card: stage.previous("03_distill", card).get("config", {}) for card in stage.profile.cards}

@@ -11,6 +11,7 @@ without running a model; the notebooks pass it what the stages wrote. One concer
     figures      the report figures
     pages        notebooks rendered to HTML; small self-contained pages
     sections     report sections two notebooks share (the paired gains)
+    evidence     per-cell gains from per-question scores: seed t, two-level bootstrap, pooled trend
 
 Every public name is importable as `qarepro.report.<name>`, as the notebooks use it.
 """
@@ -36,6 +37,8 @@ from .figures import (
     plot_headline, plot_speed, plot_threshold_curves, plot_training_curves)
 from .pages import DETAIL_TAG, html_page, render_notebook
 from .sections import PAIRED_TEXT, paired_gains, show_paired_gains
+from .evidence import (answer, evidence_display, evidence_record, evidence_table, show_evidence, teacher_finding,
+                       trend_display, trend_table)
 
 __all__ = [
     "qclaims", "Claims", "load_all", "load_claims", "WITHIN", "OUTSIDE", "NOT_RUN", "NOT_COMPARABLE",
@@ -50,5 +53,6 @@ __all__ = [
     "best_spans", "threshold_curve", "plot_claimed_vs_reproduced", "plot_hasans_noans",
     "plot_threshold_curves", "plot_ablations", "plot_speed", "plot_training_curves", "plot_dataset_counts",
     "figure_png", "plot_headline", "DETAIL_TAG", "render_notebook", "html_page", "PAIRED_TEXT", "paired_gains",
-    "paired_headline", "show_paired_gains",
+    "paired_headline", "show_paired_gains", "answer", "evidence_display", "evidence_record", "evidence_table",
+    "show_evidence", "teacher_finding", "trend_display", "trend_table",
 ]
