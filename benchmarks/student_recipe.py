@@ -76,8 +76,8 @@ def main(argv=None) -> int:
         ov = {**pipeline.NO_DISTILLATION, "max_train_examples": args.questions, **CANDIDATES[name]}
         model = train_candidate(stage, student, f"student-recipe/{name}", ov)
         tm = pipeline.train_metrics(model)
-        scores = score_sample(model, root / "eval" / f"{name}-{args.questions}", prof, DATASET, QUESTIONS_SCORED)
-        row = {"model": pipeline.short_path(model), "scores": scores,
+        scores = score_sample(str(model), root / "eval" / f"{name}-{args.questions}", prof, DATASET, QUESTIONS_SCORED)
+        row = {"model": str(model), "scores": scores,
                "passes_gate": scores["f1"] >= GATE_F1,
                "train_seconds": tm.get("seconds"), "train_samples_per_second": tm.get("train_samples_per_second"),
                "global_step": tm.get("global_step"), "train_loss": tm.get("train_loss"),
