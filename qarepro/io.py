@@ -88,19 +88,21 @@ def _kind(path: Path) -> str:
     """'missing', 'regular', 'directory' or 'other' for what `path` names, symlinks followed."""
     try:
         mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a file above it (_file_above)
+    except (FileNotFoundError, NotADirectoryError):  # NotADirectory: a file above it (check_folder)
         return "missing"
     if stat.S_ISREG(mode):
         return "regular"
     return "directory" if stat.S_ISDIR(mode) else "other"
 
 
-def _file_above(path: Path) -> Path | None:
-    """The nearest existing folder-to-be above `path` when it is not a folder (so no file fits under it)."""
-    for above in Path(os.path.abspath(path)).parents:
-        if above.exists():
-            return None if above.is_dir() else above
-    return None
+def check_folder(path: str | os.PathLike, context: str = "") -> None:
+    """Raise WriteError (`context` + why) when `path` cannot be (made) a folder: it, or the nearest
+    thing above it, is a file."""
+    for place in (Path(os.path.abspath(path)), *Path(os.path.abspath(path)).parents):
+        if place.exists():
+            if not place.is_dir():
+                raise WriteError(f"{context}{place} is a file, not a folder")
+            return
 
 
 @contextlib.contextmanager
@@ -111,9 +113,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     kind = _kind(path)
     if kind == "directory":
         raise WriteError(f"cannot write {path}: it is a directory")
-    blocker = _file_above(path)
-    if blocker is not None:
-        raise WriteError(f"cannot write {path}: {blocker} is a file, not a folder")
+    check_folder(path.parent, f"cannot write {path}: ")
     # a symlink (dangling too) is written at its target, so that the link itself stays
     writer = _writing_through(path) if kind == "other" else _replacing(Path(os.path.realpath(path)))
     try:
