@@ -66,6 +66,9 @@ def _run(args: argparse.Namespace) -> int:
     except (PipelineError, ConfigError) as err:
         print(f"qarepro: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # read-only or full outputs, a file where a folder should be
+        print(f"qarepro: {args.stage}: cannot write its outputs: {qio.os_error_text(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("qarepro: interrupted; the stage left no target and will run again", file=sys.stderr)
         return 130
