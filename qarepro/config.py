@@ -1,7 +1,8 @@
 """Strict YAML configs: flat dataclasses, one override path (nanoGPT style).
 
-A config file is a flat mapping. Unknown keys, missing required keys, wrong types and values
-outside a field's `choices` are errors that name the file and the key. Overrides come from the
+A config file is a flat mapping. Unknown keys, missing required keys, wrong types, numbers that
+are not finite, values outside a field's `choices` or bounds (`ge`, `gt`, `le`, `lt`) are errors
+that name the file, the key, the value and the rule, in one line. Overrides come from the
 command line (`key=value`, the value parsed as YAML) or from notebook parameters (a dict), and
 go through exactly the same validation.
 """
@@ -9,6 +10,8 @@ go through exactly the same validation.
 from __future__ import annotations
 
 import dataclasses
+import math
+import operator
 import os
 import types
 import typing
@@ -26,9 +29,18 @@ class ConfigError(ValueError):
     """A config file or override that does not fit its schema."""
 
 
-def field(default: Any = dataclasses.MISSING, *, choices: Sequence[Any] | None = None, help: str = ""):
-    """A dataclass field with optional allowed values and a one-line description."""
-    kwargs: dict[str, Any] = {"metadata": {"choices": tuple(choices) if choices else None, "help": help}}
+BOUNDS = {"ge": (operator.ge, ">="), "gt": (operator.gt, ">"), "le": (operator.le, "<="), "lt": (operator.lt, "<")}
+
+
+def field(default: Any = dataclasses.MISSING, *, choices: Sequence[Any] | None = None, help: str = "",
+          **bounds: float):
+    """A dataclass field with optional allowed values, bounds (ge=0, gt=0, le=1, lt=1: for a
+    number, or each number of a list; None always passes) and a one-line description."""
+    unknown = sorted(set(bounds) - set(BOUNDS))
+    if unknown:
+        raise TypeError(f"field(): unknown bound(s) {unknown}; allowed: {sorted(BOUNDS)}")
+    kwargs: dict[str, Any] = {"metadata": {"choices": tuple(choices) if choices else None, "help": help,
+                                           "bounds": bounds}}
     if isinstance(default, (list, dict)):
         kwargs["default_factory"] = lambda d=default: type(d)(d)
     elif default is not dataclasses.MISSING:
@@ -42,6 +54,29 @@ def choices(cls: type, name: str) -> tuple[Any, ...]:
     if not f.metadata.get("choices"):
         raise ValueError(f"{cls.__name__}.{name} has no choices")
     return f.metadata["choices"]
+
+
+def _broken_bound(value: Any, bounds: Mapping[str, float]) -> str | None:
+    """The first bound a number does not meet, as 'must be > 0'; NaN meets none."""
+    for name, limit in bounds.items():
+        test, sign = BOUNDS[name]
+        if not test(value, limit):
+            return f"must be {sign} {limit}"
+    return None
+
+
+def range_problems(cfg: Any) -> list[str]:
+    """'key 'k': -1.0 must be > 0' for every field of config dataclass `cfg` outside its bounds."""
+    problems = []
+    for f in dataclasses.fields(cfg):
+        bounds, value = f.metadata.get("bounds"), getattr(cfg, f.name)
+        numbers = value if isinstance(value, (list, tuple)) else [value]
+        for number in (v for v in numbers if isinstance(v, (int, float)) and not isinstance(v, bool)):
+            broken = bounds and _broken_bound(number, bounds)
+            if broken:
+                problems.append(f"key {f.name!r}: {value!r} {broken}" + (" (each item)" if numbers is value else ""))
+                break
+    return problems
 
 
 def _type_name(tp: Any) -> str:
@@ -84,7 +119,13 @@ def _check(value: Any, tp: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r} ({type(value).__name__})")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond float range
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return number
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r} ({type(value).__name__})")
@@ -117,7 +158,19 @@ def from_mapping(cls: type[T], mapping: Mapping[str, Any], source: str = "<mappi
         if choices and value not in choices:
             raise ConfigError(f"{where}: {value!r} is not one of {list(choices)}")
         values[name] = value
-    return cls(**values)
+    try:
+        built = cls(**values)
+    except ConfigError as err:  # the dataclass's own checks (relations between keys)
+        raise ConfigError(f"{source}: {err}") from None
+    problems = range_problems(built)
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
+    return built
+
+
+def _one_line(err: Exception) -> str:
+    """A (multi-line) parser message as one line."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def parse_overrides(overrides: Sequence[str] | Mapping[str, Any] | None) -> dict[str, Any]:
@@ -131,7 +184,10 @@ def parse_overrides(overrides: Sequence[str] | Mapping[str, Any] | None) -> dict
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r}: expected key=value")
-        parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({_one_line(err)})") from None
     return parsed
 
 
@@ -142,7 +198,9 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     try:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_one_line(err)}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read ({_one_line(err)})") from None
     if content is None:
         content = {}
     if not isinstance(content, dict):

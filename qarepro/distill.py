@@ -61,6 +61,13 @@ def _console_logging() -> None:
     logging.getLogger("qarepro").setLevel(logging.INFO)
 
 
+def _exit_status(err: Exception) -> int:
+    """2: a config that does not fit its schema (nothing was started); 3: the loss diverged; 1: the rest."""
+    if isinstance(err, qconfig.ConfigError):
+        return 2
+    return 3 if isinstance(err, NonFiniteLossError) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """`qarepro distill --config NAME_OR_PATH [--resume] [key=value ...]`."""
     args = _parser("qarepro distill", resume=True).parse_args(argv)
@@ -70,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = train(cfg, resume=args.resume)
     except (qconfig.ConfigError, DistillError, ModelSourceError, TeacherCacheError, NonFiniteLossError) as err:
         print(f"qarepro distill: error: {err}", file=sys.stderr)
-        return 1 if not isinstance(err, NonFiniteLossError) else 3
+        return _exit_status(err)
     print(model_dir)
     return 0
 
@@ -84,7 +91,7 @@ def cache_teacher_main(argv: list[str] | None = None) -> int:
         logits = cache_teacher(cfg)
     except (qconfig.ConfigError, DistillError, ModelSourceError, TeacherCacheError) as err:
         print(f"qarepro cache-teacher: error: {err}", file=sys.stderr)
-        return 1
+        return _exit_status(err)
     print(logits.path)
     return 0
 

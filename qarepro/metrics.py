@@ -43,7 +43,7 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from qarepro.io import atomic_path
+from qarepro.io import WriteError, atomic_path, check_folder, os_error_text
 
 log = logging.getLogger(__name__)
 
@@ -396,7 +396,8 @@ def load_na_probs(na_probs: Source) -> dict[str, Number]:
     if not isinstance(obj, Mapping):
         raise ScoreInputError(f"{name}: expected a JSON object mapping question id to a number")
     for qid, p in obj.items():
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or math.isnan(p):
+        # an integer beyond float range is kept as the official script keeps it (compared exactly)
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or (isinstance(p, float) and math.isnan(p)):
             raise ScoreInputError(f"{name}: probability for question {qid} is {p!r}, not a number")
     return dict(obj)
 
@@ -416,29 +417,25 @@ class ScoreResult:
     f1_raw: Scores = field(default_factory=dict)
 
 
-def score_detailed(
-    data: Source,
-    preds: Source,
-    na_probs: Source | None = None,
-    na_prob_thresh: float = 1.0,
-    out_image_dir: str | os.PathLike | None = None,
-) -> ScoreResult:
-    """``score`` with the ids of unanswered questions and the per-question raw scores."""
+def score_detailed(data: Source, preds: Source, na_probs: Source | None = None, na_prob_thresh: float = 1.0,
+                   out_image_dir: str | os.PathLike | None = None, strict: bool = False) -> ScoreResult:
+    """``score`` with the ids of unanswered questions and the per-question raw scores.
+
+    strict: raise ScoreInputError when a question has no prediction or a predicted id is not a
+    question of the data (a SQuAD 2.0 file scored against 1.1 data, the wrong split), instead
+    of the official script's scoring of them."""
     dataset = load_dataset(data)
     predictions = load_predictions(preds)
     qid_to_has_ans = make_qid_to_has_ans(dataset)
     if not qid_to_has_ans:
         raise ScoreInputError("data: no questions to score")
     missing = [qid for qid in qid_to_has_ans if qid not in predictions]
-    if missing:
-        log.warning(
-            "%d of %d questions have no prediction (first: %s); each is scored as a wrong answer (EM = F1 = 0)",
-            len(missing), len(qid_to_has_ans), ", ".join(missing[:3]),
-        )
     unknown = [qid for qid in predictions if qid not in qid_to_has_ans]
-    if unknown:
-        log.warning("%d predicted id(s) are not questions of the data (first: %s); they are ignored",
-                    len(unknown), ", ".join(unknown[:3]))
+    mismatch = _id_mismatch(missing, unknown, len(qid_to_has_ans))
+    if strict and mismatch:
+        raise ScoreInputError(f"--strict: {'; '.join(mismatch)}")
+    for line in mismatch:
+        log.warning("%s", line)
     probs = _resolve_na_probs(na_probs, predictions, qid_to_has_ans, missing)
 
     exact_raw, f1_raw = get_raw_scores(dataset, predictions, missing_score=0)
@@ -459,6 +456,9 @@ def score_detailed(
             predictions, f1_raw, probs, qid_to_has_ans
         )
         if out_image_dir:
+            huge = [q for q, p in probs.items() if isinstance(p, int) and abs(p) > sys.float_info.max]
+            if huge:
+                raise ScoreInputError(f"no-answer probability of question {huge[0]} is too large to plot (-p)")
             in_data = {k: v for k, v in probs.items() if k in qid_to_has_ans}
             run_precision_recall_analysis(out_eval, exact_raw, f1_raw, in_data, qid_to_has_ans, out_image_dir)
             histogram_na_prob(probs, has_ans_qids, out_image_dir, "hasAns")
@@ -466,12 +466,16 @@ def score_detailed(
     return ScoreResult(out_eval, missing, unknown, exact_raw, f1_raw)
 
 
-def _resolve_na_probs(
-    na_probs: Source | None,
-    predictions: Mapping[str, str],
-    qid_to_has_ans: Mapping[str, bool],
-    missing: Sequence[str],
-) -> dict[str, Number]:
+def _id_mismatch(missing: Sequence[str], unknown: Sequence[str], n_questions: int) -> list[str]:
+    """One line each for unanswered questions and for predicted ids that are not in the data."""
+    return ([f"{len(missing)} of {n_questions} questions have no prediction (first: {', '.join(missing[:3])}); "
+             "each is scored as a wrong answer (EM = F1 = 0)"] if missing else []) + \
+           ([f"{len(unknown)} predicted id(s) are not questions of the data (first: {', '.join(unknown[:3])}); "
+             "they are ignored"] if unknown else [])
+
+
+def _resolve_na_probs(na_probs: Source | None, predictions: Mapping[str, str], qid_to_has_ans: Mapping[str, bool],
+                      missing: Sequence[str]) -> dict[str, Number]:
     """The probabilities the official script would use, completed for unanswered questions.
 
     Without a file every predicted id gets 0.0 (official). Every predicted question of the
@@ -494,13 +498,8 @@ def _resolve_na_probs(
     return probs
 
 
-def score(
-    data: Source,
-    preds: Source,
-    na_probs: Source | None = None,
-    na_prob_thresh: float = 1.0,
-    out_image_dir: str | os.PathLike | None = None,
-) -> collections.OrderedDict[str, Any]:
+def score(data: Source, preds: Source, na_probs: Source | None = None, na_prob_thresh: float = 1.0,
+          out_image_dir: str | os.PathLike | None = None) -> collections.OrderedDict[str, Any]:
     """The official SQuAD 2.0 evaluation: same keys, order and values as ``evaluate-v2.0.py``.
 
     data: the official JSON object (with "data") or its path; preds: id -> answer text ("" for
@@ -533,17 +532,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out-image-dir", "-p", metavar="out_images", default=None,
                         help="Save precision-recall curves to directory.")
     parser.add_argument("--verbose", "-v", action="store_true", help="Log progress details.")
+    parser.add_argument("--strict", action="store_true", help="Fail (exit 2) when a question has no prediction "
+                        "or a predicted id is not in the data (default: score as the official script does).")
     parser.add_argument("--official-missing", action="store_true",
                         help='Also print "Missing prediction for <id>" for each unanswered question on stdout, '
                              "before the metrics, as the official script does (default: one summary line on stderr).")
     return parser
 
 
+def _write_output(opts: argparse.Namespace, result: ScoreResult) -> None:
+    """The metrics JSON on stdout, or in -o's file (byte-identical to the official script's)."""
+    if opts.official_missing:
+        for qid in result.missing_ids:
+            print(f"Missing prediction for {qid}")
+    if opts.out_file:
+        with atomic_path(opts.out_file) as tmp:
+            tmp.write_text(json.dumps(result.metrics), encoding="utf-8")
+        log.info("wrote %s", opts.out_file)
+    else:
+        print(json.dumps(result.metrics, indent=2))
+    sys.stdout.flush()
+
+
+def _error_text(err: Exception, opts: argparse.Namespace) -> str:
+    """One line for a failed run: the input at fault, or the output (-o, -p) that cannot be written."""
+    if isinstance(err, (ScoreInputError, WriteError)):  # each names its file
+        return str(err)
+    return f"-p {opts.out_image_dir}: cannot write the plots: {os_error_text(err)}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``qarepro score``: print the metrics JSON (indent 2), or write it with -o like the official.
 
-    Exit status 0 on success, 1 for no arguments (help is printed) or unusable input (the
-    message names the file), 2 for bad arguments (argparse).
+    Exit status 0 on success, 1 for no arguments (help is printed, as officially), 2 for bad
+    arguments, unusable input, an output that cannot be written, and --strict's mismatches.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -555,29 +577,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO if opts.verbose else logging.WARNING,
                             format="%(levelname)s %(name)s: %(message)s")
     try:
+        if opts.out_image_dir:  # checked before the scoring, not after it
+            check_folder(opts.out_image_dir, f"-p {opts.out_image_dir}: ")
         # the library's warnings (unanswered questions, unknown ids) are one summary line each
         result = score_detailed(opts.data_file, opts.pred_file, opts.na_prob_file,
-                                opts.na_prob_thresh, opts.out_image_dir)
-    except ScoreInputError as err:
-        print(f"qarepro score: error: {err}", file=sys.stderr)
-        return 1
-    try:
-        if opts.official_missing:
-            for qid in result.missing_ids:
-                print(f"Missing prediction for {qid}")
-        if opts.out_file:
-            with atomic_path(opts.out_file) as tmp:
-                tmp.write_text(json.dumps(result.metrics), encoding="utf-8")  # byte-identical to official
-            log.info("wrote %s", opts.out_file)
-        else:
-            print(json.dumps(result.metrics, indent=2))
-        sys.stdout.flush()
+                                opts.na_prob_thresh, opts.out_image_dir, strict=opts.strict)
+        _write_output(opts, result)
     except BrokenPipeError:
         # the reader went away (`| head`): stop quietly, and keep Python from reporting the
         # failed flush of stdout at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except (ScoreInputError, OSError) as err:
+        print(f"qarepro score: error: {_error_text(err, opts)}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -64,8 +64,12 @@ def _where(ref: str, revision: str | None) -> tuple[str, dict]:
     return where, ({} if Path(where).is_dir() or not revision else {"revision": revision})
 
 
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
 def _unreachable(ref: str, what: str, err: Exception) -> ModelSourceError:
-    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    first = _first_line(err)
     if hub.unreachable(err):
         first = hub.failure(err)
         todo = (f"{hub.fix(err)}, or download it elsewhere (`hf download {ref} --local-dir DIR`) and "
@@ -112,9 +116,14 @@ def load_qa_model(ref: str, revision: str | None = None, **config_overrides):
     where, kwargs = _where(ref, revision)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # an encoder-only checkpoint lists its new QA head at length
+    from safetensors import SafetensorError  # deferred with transformers, which brings it
+
     try:
         return AutoModelForQuestionAnswering.from_pretrained(where, **kwargs, **config_overrides)
-    except OSError as err:
+    except (OSError, SafetensorError) as err:
+        if Path(where).is_dir():  # a local model whose files are there but unreadable (truncated, corrupt)
+            raise ModelSourceError(f"model {ref!r}: its files cannot be loaded ({_first_line(err)}); "
+                                   "a truncated download? Fetch or save the model again") from None
         raise _unreachable(ref, "model", err) from None
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -25,7 +25,7 @@ from . import metrics as qmetrics
 from . import models as qmodels
 from . import provenance
 from .models import ModelSourceError
-from .runtime import PADDINGS, forward_logits
+from .runtime import PADDINGS, check_device, forward_logits
 
 log = logging.getLogger("qarepro.predict")
 
@@ -162,11 +162,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def argument_problems(args: argparse.Namespace) -> list[str]:
+    """Arguments that would fail deep in a run: counts below 1, an --out that is a file."""
+    problems = [f"--{name.replace('_', '-')} {value} must be >= 1"
+                for name, value in (("limit", args.limit), ("batch_size", args.batch_size),
+                                    ("max_answer_length", args.max_answer_length)) if value is not None and value < 1]
+    try:
+        qio.check_folder(args.out, f"--out {args.out}: ")
+    except qio.WriteError as err:
+        problems.append(str(err))
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     allow = {"auto": None, "allow": True, "never": False}[args.no_answer]
+    problems = argument_problems(args)
+    if problems:
+        print(f"qarepro predict: error: {'; '.join(problems)}", file=sys.stderr)
+        return 2
     try:
+        check_device(args.device)  # before the data and the model are loaded
         given = {k: v for k, v in (("max_seq_len", args.max_seq_len), ("max_query_length", args.max_query_length),
                                    ("doc_stride", args.doc_stride), ("stride_mode", args.stride_mode)) if v is not None}
         window = qfeatures.WindowConfig(**{**DEFAULT_WINDOWS[args.decoder], **given})
@@ -175,9 +192,9 @@ def main(argv: list[str] | None = None) -> int:
                              batch_size=args.batch_size, null_threshold=args.null_threshold,
                              allow_no_answer=allow, max_answer_length=args.max_answer_length,
                              device=args.device, precision=args.precision, padding=args.padding)
-    except (ModelSourceError, qdata.DataSourceError, qdata.DataError, ValueError) as err:
-        print(f"qarepro predict: {err}", file=sys.stderr)
-        return 1
+    except (ModelSourceError, qdata.DataSourceError, qdata.DataError, ValueError, OSError) as err:
+        print(f"qarepro predict: error: {err}", file=sys.stderr)
+        return 2
     if "metrics" in result:
         m = result["metrics"]
         print(f"EM {m['exact']:.2f}  F1 {m['f1']:.2f}  ({m['total']} questions) -> {args.out}")

@@ -103,9 +103,13 @@ def rerender(stage: str, profile: pipeline.Profile) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="qarepro rerender", description=__doc__.splitlines()[0])
-    p.add_argument("stages", nargs="*", default=list(STAGES), choices=STAGES)
+    # no `choices` here: argparse would check the list default against them and always fail
+    p.add_argument("stages", nargs="*", metavar="STAGE", help=f"one of {', '.join(STAGES)} (default: all)")
     p.add_argument("--profile", required=True)
     args = p.parse_args(argv)
+    unknown = [s for s in args.stages if s not in STAGES]
+    if unknown:
+        p.error(f"cannot re-render {', '.join(unknown)} (choose from {', '.join(STAGES)})")
     pipeline.go_offline()  # re-rendering reads local records only
     try:
         profile = pipeline.load_profile(args.profile)

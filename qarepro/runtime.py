@@ -45,11 +45,30 @@ class DeviceInfo:
     name: str = ""
 
 
+class DeviceError(ValueError):
+    """A device name torch does not know, or a GPU this machine or torch build does not have."""
+
+
 def resolve_device(device: str | None = None) -> str:
     """The device a pass runs on: `device` when given, else cuda when torch sees a GPU, else cpu."""
     if device:
         return str(device)
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_device(device: str | None) -> None:
+    """DeviceError (one line) for a device name torch does not know or a GPU torch does not see."""
+    if not device:
+        return
+    try:
+        kind = torch.device(str(device))
+    except RuntimeError:
+        raise DeviceError(f"device {device!r}: not a device name (cpu, cuda, cuda:N)") from None
+    if kind.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device {device!r}: torch sees no GPU here (CUDA build: {torch.version.cuda is not None}); "
+                          "use cpu, or leave the device unset")
+    if kind.type == "cuda" and (kind.index or 0) >= torch.cuda.device_count():
+        raise DeviceError(f"device {device!r}: torch sees {torch.cuda.device_count()} GPU(s)")
 
 
 def describe_device(device: str | None = None) -> DeviceInfo:

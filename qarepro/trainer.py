@@ -120,7 +120,7 @@ class Progress(TrainerCallback):
         self.bar = None
         self.t0 = None
         self.first_step = 0
-        self.loss = float("nan")
+        self.loss: float | None = None  # the last logged loss; none before the first log_every step
 
     def on_train_begin(self, args, state, control, **kw):
         self.t0, self.first_step = time.time(), state.global_step
@@ -135,8 +135,12 @@ class Progress(TrainerCallback):
     def on_step_end(self, args, state, control, **kw):
         if self.bar is not None:
             self.bar.update(state.global_step - self.bar.n)
-            self.bar.set_postfix(loss=f"{self.loss:.4f}", samples_s=f"{self.samples_per_second(state):.1f}",
-                                 refresh=False)
+            self.bar.set_postfix(self.postfix(state), refresh=False)
+
+    def postfix(self, state) -> dict[str, str]:
+        """The bar's figures: samples/s, and the loss once one has been logged (never a NaN stand-in)."""
+        shown = {} if self.loss is None else {"loss": f"{self.loss:.4f}"}
+        return {**shown, "samples_s": f"{self.samples_per_second(state):.1f}"}
 
     def on_log(self, args, state, control, logs=None, **kw):
         logs = dict(logs or {})

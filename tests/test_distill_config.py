@@ -63,3 +63,59 @@ def test_batch_plan_errors():
         batch_plan(cfg, 4)
     cfg.per_device_batch_size = 1
     assert batch_plan(cfg, 2) == (1, 3)
+
+
+# Each value of the issue that passed the strict check and failed later (or ran silently),
+# with a fragment of the one-line error it now gets at load time.
+BAD_VALUES = [
+    ("learning_rate=-1", "'learning_rate': -1.0 must be > 0"),
+    ("learning_rate=.nan", "'learning_rate': expected a finite number, got nan"),
+    ("weight_decay=-0.1", "'weight_decay': -0.1 must be >= 0"),
+    ("adam_betas=[2, 3]", "'adam_betas': [2.0, 3.0] must be < 1 (each item)"),
+    ("adam_epsilon=0", "'adam_epsilon': 0.0 must be > 0"),
+    ("doc_stride=0", "'doc_stride': 0 (the step between windows, stride_mode haystack) must be in [1, 316]"),
+    ("doc_stride=400", "'doc_stride': 400"),
+    ("max_seq_len=8", "'max_seq_len': 8 must exceed max_query_length (64) + 4 special tokens"),
+    ("max_query_length=0", "'max_query_length': 0 must be >= 1"),
+    ("temperature=.nan", "'temperature': expected a finite number, got nan"),
+    ("temperature=.inf", "'temperature': expected a finite number, got inf"),
+    ("max_grad_norm=-1", "'max_grad_norm': -1.0 must be >= 0"),
+    ("checkpoint_every=-1", "'checkpoint_every': -1 must be >= 0"),
+    ("log_every=0", "'log_every': 0 must be >= 1"),
+    ("seed=-1", "'seed': -1 must be >= 0"),
+    ("name=../../../x", "'name': '../../../x' must be one path segment"),
+    ("name=..", "'name': '..' must be one path segment"),
+    ("name=a/b", "'name': 'a/b' must be one path segment"),
+    ("name=''", "'name': '' must be one path segment"),
+]
+
+
+@pytest.mark.parametrize("override, message", BAD_VALUES)
+def test_bad_values_are_one_line_errors_at_load_time(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_distill_config("roberta-base-squad2-distilled", [override])
+    text = str(err.value)
+    assert message in text and "\n" not in text and "roberta-base-squad2-distilled.yaml" in text, text
+
+
+def test_hf_overlap_must_leave_the_windows_a_step():
+    load_distill_config("roberta-base-squad2-distilled", ["stride_mode=hf", "doc_stride=0"])  # no overlap: fine
+    with pytest.raises(ConfigError, match=r"'doc_stride': 316 \(the overlap between windows, stride_mode hf\) must be < 316"):
+        load_distill_config("roberta-base-squad2-distilled", ["stride_mode=hf", "doc_stride=316"])
+
+
+def test_direct_construction_is_checked_too():
+    with pytest.raises(ConfigError, match="'learning_rate': -1 must be > 0"):
+        DistillConfig(name="x", student="s", learning_rate=-1)
+    with pytest.raises(ConfigError, match="must be one path segment"):
+        DistillConfig(name="../x", student="s")
+
+
+def test_distill_command_stops_on_a_bad_value_before_any_folder(tmp_path, capsys, monkeypatch):
+    from qarepro import distill, paths  # noqa: E401  (distill imports the training stack; only this test runs it)
+
+    monkeypatch.setenv(paths.OUTPUTS_ENV, str(tmp_path / "outputs"))
+    assert distill.main(["--config", "roberta-base-squad2-distilled", "name=../../../escaped"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must be one path segment" in err and "Traceback" not in err
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "escaped").exists()

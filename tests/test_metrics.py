@@ -399,7 +399,7 @@ def test_cli_errors_name_the_file(tmp_path, capsys, which, content, message):
     bad.write_text(content)
     files[which] = bad
     argv = [str(files["data"]), str(files["preds"])] + (["-n", str(files["na"])] if files["na"] else [])
-    assert metrics.main(argv) == 1
+    assert metrics.main(argv) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and message in err
     with pytest.raises(ScoreInputError, match=re.escape(str(bad))):
@@ -407,7 +407,7 @@ def test_cli_errors_name_the_file(tmp_path, capsys, which, content, message):
 
 
 def test_cli_missing_file_and_no_arguments(tmp_path, capsys):
-    assert metrics.main([str(tmp_path / "nope.json"), str(SQUAD2)]) == 1
+    assert metrics.main([str(tmp_path / "nope.json"), str(SQUAD2)]) == 2
     assert f"data file {tmp_path / 'nope.json'}: not found" in capsys.readouterr().err
     assert metrics.main([]) == 1
     assert "data.json" in capsys.readouterr().out
@@ -438,3 +438,85 @@ def test_squad1_has_no_noans_keys(tmp_path):
     for key, scores in (("pr_exact_ap", exact_raw), ("pr_f1_ap", f1_raw),
                         ("pr_oracle_ap", {k: float(v) for k, v in has_ans.items()})):
         assert full[key] == official.make_precision_recall_eval(scores, na, len(has_ans), has_ans)["ap"]
+
+
+def _score_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "qarepro.cli", "score", *map(str, args)],
+                          capture_output=True, text=True, cwd=paths.ROOT)
+
+
+def _one_line_error(out: subprocess.CompletedProcess, *fragments: str) -> None:
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
+    assert lines[0].startswith("qarepro score: error: ") and all(f in lines[0] for f in fragments), lines[0]
+
+
+def test_cli_out_file_writes_through_a_symlink_and_a_fifo(tmp_path):
+    """-o honours what it names, as the official script's open(path, "w") does."""
+    import os, threading  # noqa: E401  (only this test makes links and FIFOs)
+
+    preds, _ = adversarial(SQUAD1, seed=0)
+    pred_file = write(tmp_path, "p.json", preds)
+    expected = run_oracle(SQUAD1, pred_file, "-o", str(tmp_path / "official.json"))
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("")
+    os.chmod(target, 0o600)
+    link.symlink_to(target)
+    assert expected.returncode == 0 and _score_cli(SQUAD1, pred_file, "-o", link).returncode == 0
+    assert link.is_symlink() and target.read_bytes() == (tmp_path / "official.json").read_bytes()
+    assert (target.stat().st_mode & 0o777) == 0o600
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    out = _score_cli(SQUAD1, pred_file, "-o", fifo)
+    reader.join(timeout=30)
+    if reader.is_alive():  # nothing was written into the FIFO: let the reader finish
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert out.returncode == 0 and received == [(tmp_path / "official.json").read_bytes()]
+
+
+@pytest.mark.parametrize("where", ["a directory", "under a file", "images onto a file"])
+def test_cli_unwritable_outputs_are_one_line_errors(tmp_path, where):
+    preds, na = adversarial(SQUAD2, seed=1)
+    pred_file, na_file = write(tmp_path, "p.json", preds), write(tmp_path, "na.json", na)
+    (tmp_path / "file").write_text("x")
+    if where == "a directory":
+        out, fragments = _score_cli(SQUAD2, pred_file, "-o", tmp_path), (str(tmp_path), "is a directory")
+    elif where == "under a file":
+        out = _score_cli(SQUAD2, pred_file, "-o", tmp_path / "file" / "eval.json")
+        fragments = (str(tmp_path / "file"), "is a file, not a folder")
+    else:
+        out = _score_cli(SQUAD2, pred_file, "-n", na_file, "-p", tmp_path / "file")
+        fragments = ("-p", str(tmp_path / "file"), "is a file, not a folder")
+    _one_line_error(out, *fragments)
+
+
+def test_cli_huge_integer_probability_scores_as_official_and_cannot_be_plotted(tmp_path):
+    preds, na = adversarial(SQUAD2, seed=2)
+    pred_file = write(tmp_path, "p.json", preds)
+    first = next(iter(na))
+    na_file = tmp_path / "na.json"
+    na_file.write_text(json.dumps(na).replace(f'"{first}": {json.dumps(na[first])}', f'"{first}": {"9" * 401}', 1))
+    ours = _score_cli(SQUAD2, pred_file, "-n", na_file)
+    assert ours.returncode == 0 and ours.stdout == run_oracle(SQUAD2, pred_file, "-n", str(na_file)).stdout
+    _one_line_error(_score_cli(SQUAD2, pred_file, "-n", na_file, "-p", tmp_path / "img"), first, "too large to plot")
+
+
+@pytest.mark.parametrize("case", ["2.0 predictions on 1.1 data", "only unknown ids"])
+def test_cli_strict_fails_on_unanswered_or_unknown_questions(tmp_path, case):
+    preds, _ = adversarial(SQUAD2, seed=3)
+    if case == "only unknown ids":
+        preds = {f"not-a-question-{i}": "x" for i in range(3)}
+    pred_file = write(tmp_path, "p.json", preds)
+    default = _score_cli(SQUAD1, pred_file)
+    assert default.returncode == 0 and "have no prediction" in default.stderr  # the official behaviour
+    strict = _score_cli(SQUAD1, pred_file, "--strict")
+    _one_line_error(strict, "--strict", f"{len(_qids(SQUAD1))} of {len(_qids(SQUAD1))} questions have no prediction",
+                    "are not questions of the data")
+    assert strict.stdout == ""
+    with pytest.raises(ScoreInputError, match="--strict"):
+        metrics.score_detailed(SQUAD1, preds, strict=True)
+    complete = write(tmp_path, "all.json", {q: "x" for q in _qids(SQUAD1)})
+    assert _score_cli(SQUAD1, complete, "--strict").returncode == 0

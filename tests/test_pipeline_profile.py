@@ -72,7 +72,7 @@ def test_choices_come_from_where_the_values_are_used():
 @pytest.mark.parametrize("text, message", [
     ("ablations: {loss: [kl]}\n", "ablations.loss: 'kl' does not fit card"),
     ("ablations: {loss: [kl]}\n", "'kl' is not one of ['haystack', 'hf']"),
-    ("ablations: {temperature: [0]}\n", "temperature must be > 0"),
+    ("ablations: {temperature: [0]}\n", "'temperature': 0.0 must be > 0"),
     ("ablations: {seed: [1.5]}\n", "ablations: key 'seed'[0]: expected an integer"),
     ("ablations: {decoder: [beam]}\n", "ablations.decoder: 'beam' is not one of ['hf', 'haystack']"),
     ("ablations: {cards: [nope]}\n", "ablations.cards: 'nope' is not in cards"),
@@ -138,3 +138,28 @@ def test_grid_keys_are_checked_when_the_profile_loads(tmp_path, extra, ablations
     (tmp_path / "bad.yaml").write_text(text)
     with pytest.raises(ConfigError, match=message):
         pipeline.load_profile(tmp_path / "bad.yaml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("eval_batch_size: -4\n", "key 'eval_batch_size': -4 must be >= 1"),
+    ("teacher_finetune: {epochs: 3, lerning_rate: 0.002}\n", "teacher_finetune: override: unknown key(s) 'lerning_rate'"),
+    ("teacher_finetune: {learning_rate: .nan}\n", "teacher_finetune: "),
+    ("speed: {examples: 0}\n", "speed: key 'examples': 0 must be >= 1"),
+    ("tolerance: -1\n", "key 'tolerance': -1.0 must be >= 0"),
+])
+def test_preflight_checks_every_nested_config(tmp_path, capsys, text, message):
+    p = tmp_path / "bad.yaml"
+    p.write_text(pipeline.profile_path("smoke").read_text() + text)
+    with pytest.raises(ConfigError) as err:
+        pipeline.load_profile(p)
+    assert message in str(err.value) and "bad.yaml" in str(err.value) and "\n" not in str(err.value)
+    assert pipeline.main(["preflight", "--profile", str(p)]) == 2  # the same check, before anything else
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and message in out.err
+
+
+def test_card_overrides_are_checked_for_every_card(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text(pipeline.profile_path("smoke").read_text().replace("doc_stride: 100,", "doc_stride: 0,", 1))
+    with pytest.raises(ConfigError, match=r"cards\.roberta-base-squad2-distilled\.overrides: .*'doc_stride': 0"):
+        pipeline.load_profile(p)

@@ -73,3 +73,19 @@ def test_a_failing_notebook_leaves_no_target(tmp_path, monkeypatch):
     assert not (paths.executed("smoke") / "01_data_prep.ipynb").exists()
     assert (paths.executed("smoke") / "failed" / "01_data_prep.ipynb").is_file()
     assert not list((paths.results("smoke") / ".staging").glob("*.json"))
+
+
+@pytest.mark.parametrize("blocked", ["a file in the way", "read-only"])
+def test_a_stage_on_unwritable_outputs_is_one_line_error(tmp_path, blocked):
+    (tmp_path / "file").write_text("x")
+    outputs = tmp_path / "file" / "outputs"
+    env = {paths.OUTPUTS_ENV: str(outputs), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    if blocked == "read-only":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        outputs = tmp_path / "ro"
+        outputs.mkdir(mode=0o500)
+        env[paths.OUTPUTS_ENV] = str(outputs)
+    out = _cli("run", "01_data_prep", "--profile", "smoke", env=env, timeout=300)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.count("\n") == 1 and "01_data_prep: cannot write its outputs" in out.stderr

@@ -48,7 +48,7 @@ def test_missing_model_is_one_clear_error(tmp_path, capsys):
     rc = cli.main(["predict", "--model", "no-such-org/no-such-model", "--data", "squad_v2-validation",
                    "--data-dir", str(tmp_path), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
-    assert rc == 1 and "Traceback" not in err
+    assert rc == 2 and "Traceback" not in err
     assert "squad_v2" in err or "no-such-model" in err
 
 
@@ -89,7 +89,7 @@ def test_bad_window_is_one_clear_error(tiny_bert, fixture_files, tmp_path, capsy
     rc = cli.main(["predict", "--model", str(tiny_bert), "--data", str(fixture_files["squad_dev"]),
                    "--out", str(tmp_path / "o"), "--max-seq-len", "96", "--doc-stride", "32"])
     err = capsys.readouterr().err
-    assert rc == 1 and "Traceback" not in err and "doc_stride" in err
+    assert rc == 2 and "Traceback" not in err and "doc_stride" in err
 
 
 def test_a_per_dataset_sample_overrides_the_common_one(tiny_roberta, fixture_files, tmp_path):
@@ -126,3 +126,50 @@ def test_dynamic_padding_is_recorded_and_scores_the_same_questions(tiny_bert, fi
     assert dyn["results"][name]["metrics"]["total"] == full["results"][name]["metrics"]["total"]
     with pytest.raises(SystemExit):
         predict.build_parser().parse_args(["--model", "m", "--data", "d", "--out", "o", "--padding", "longest"])
+
+
+def _predict_cli(capsys, model, data, out, *extra) -> tuple[int, str]:
+    rc = cli.main(["predict", "--model", str(model), "--data", str(data), "--out", str(out),
+                   "--max-seq-len", "128", "--doc-stride", "32", *extra])
+    return rc, capsys.readouterr().err
+
+
+def _assert_one_line(rc: int, err: str, *fragments: str) -> None:
+    lines = [line for line in err.splitlines() if line.startswith("qarepro predict")]
+    assert rc == 2 and "Traceback" not in err and len(lines) == 1, err
+    assert all(f in lines[0] for f in fragments), lines[0]
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--limit", "0"], ["--limit 0 must be >= 1"]),
+    (["--batch-size", "0"], ["--batch-size 0 must be >= 1"]),
+    (["--device", "gpu"], ["device 'gpu': not a device name"]),
+])
+def test_bad_arguments_are_one_line_errors(tiny_bert, fixture_files, tmp_path, capsys, extra, fragments):
+    _assert_one_line(*_predict_cli(capsys, tiny_bert, fixture_files["squad_v2_dev"], tmp_path / "o", *extra), *fragments)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cuda_without_a_gpu_is_one_line_error(tiny_bert, fixture_files, tmp_path, capsys):
+    import torch  # the machine decides whether this case exists
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    _assert_one_line(*_predict_cli(capsys, tiny_bert, fixture_files["squad_v2_dev"], tmp_path / "o", "--device", "cuda"),
+                     "device 'cuda': torch sees no GPU")
+
+
+def test_out_naming_a_file_is_one_line_error(tiny_bert, fixture_files, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    _assert_one_line(*_predict_cli(capsys, tiny_bert, fixture_files["squad_v2_dev"], tmp_path / "file", "--limit", "5"),
+                     "--out", "is a file, not a folder")
+
+
+def test_truncated_weights_are_one_line_error(tiny_bert, fixture_files, tmp_path, capsys):
+    import shutil  # only this test copies a model
+
+    model = shutil.copytree(tiny_bert, tmp_path / "model")
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    _assert_one_line(*_predict_cli(capsys, model, fixture_files["squad_v2_dev"], tmp_path / "o", "--limit", "5"),
+                     str(model), "cannot be loaded", "truncated")

@@ -56,3 +56,14 @@ def test_rerender_refuses_what_has_no_record():
         rerender.rerender("05_ablations", prof)
     with pytest.raises(pipeline.PipelineError, match="cannot be re-rendered"):
         rerender.rerender("04_evaluate", prof)
+
+
+def test_the_documented_command_parses_and_reaches_the_records(capsys, monkeypatch):
+    """`qarepro rerender --profile smoke` (every stage) gets past its arguments to the records."""
+    monkeypatch.setattr(pipeline, "ensure_kernel", lambda: None)  # no kernel is needed to find no record
+    assert rerender.main(["--profile", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "nothing to re-render" in err and "invalid choice" not in err
+    with pytest.raises(SystemExit) as exit_:
+        rerender.main(["--profile", "smoke", "04_evaluate"])
+    assert exit_.value.code == 2 and "cannot re-render 04_evaluate" in capsys.readouterr().err

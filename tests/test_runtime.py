@@ -175,3 +175,13 @@ def test_resolve_device():
     assert runtime.resolve_device("cpu") == "cpu"
     assert runtime.resolve_device("cuda:1") == "cuda:1"
     assert runtime.resolve_device(None) == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_check_device_refuses_what_torch_cannot_run():
+    runtime.check_device("cpu")
+    runtime.check_device(None)
+    with pytest.raises(runtime.DeviceError, match="not a device name"):
+        runtime.check_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(runtime.DeviceError, match="torch sees no GPU"):
+            runtime.check_device("cuda:0")

@@ -151,3 +151,21 @@ def test_haystack_label_mode_trains_and_records_its_counts(pair):
     labels = json.loads((model_dir / "train_metrics.json").read_text())["labels"]
     assert labels["label_mode"] == "haystack" and labels["questions"] == 24
     assert {"features_end_on_special_token", "questions_dropped", "features_relabelled"} <= set(labels)
+
+
+def test_progress_bar_shows_no_loss_until_one_is_logged():
+    from types import SimpleNamespace  # a stand-in for the Trainer's state, only here)
+
+    progress = trainer.Progress("run", global_batch=4)
+    state = SimpleNamespace(global_step=0, max_steps=10, is_world_process_zero=True, epoch=0.0)
+    progress.on_train_begin(None, state, None)
+    try:
+        state.global_step = 1
+        progress.on_step_end(None, state, None)
+        assert "loss" not in progress.bar.postfix and "nan" not in progress.bar.postfix
+        progress.on_log(None, state, None, logs={"loss": 1.25})
+        state.global_step = 2
+        progress.on_step_end(None, state, None)
+        assert "loss=1.2500" in progress.bar.postfix
+    finally:
+        progress.on_train_end(None, state, None)

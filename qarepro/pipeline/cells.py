@@ -179,13 +179,24 @@ def teacher_record(stage: Stage, card: str, variant: str, questions: int) -> dic
     return rec
 
 
-def teacher_train_f1(stage: Stage, card: str, variant: str, questions: int) -> float:
+def teacher_train_f1(stage: Stage, card: str, variant: str, questions: int | None) -> float:
     """The teacher's F1 on the first `questions` training questions (a cell's own training set)."""
     from ..evaluate import QUESTION_SCORES, read_question_scores  # deferred: pandas, for one read
 
-    rec = teacher_record(stage, card, variant, questions)
+    questions = train_questions(stage, card, questions)
+    rec = teacher_record(stage, card, variant, max(questions, largest_train_size(stage)))
     scores = read_question_scores(teacher_folder(stage, card, variant) / rec["train_data"] / QUESTION_SCORES)
     return 100.0 * float(scores["f1"].iloc[:questions].mean())
+
+
+def train_questions(stage: Stage, card: str, n: int | None) -> int:
+    """How many training questions a run with max_train_examples `n` sees (None: the whole set)."""
+    if n is not None:
+        return int(n)
+    from ..data import load_examples  # deferred: reads the training set, only for runs on all of it
+
+    cd = config_dict(card_config(stage, card))
+    return len(load_examples(stage.profile.train_data or cd["train_data"], stage.data_dir))
 
 
 def largest_train_size(stage: Stage) -> int:
@@ -193,10 +204,8 @@ def largest_train_size(stage: Stage) -> int:
     prof = stage.profile
     sizes = [int(v) for v in prof.ablation.train_size]
     for card in prof.plans:
-        n = config_dict(card_config(stage, card)).get("max_train_examples")
-        if n:
-            sizes.append(int(n))
-    return max(sizes) if sizes else int(prof.teacher_finetune.get("max_train_examples") or 0)
+        sizes.append(train_questions(stage, card, config_dict(card_config(stage, card)).get("max_train_examples")))
+    return max(sizes)
 
 
 def cell_target_entropy(cfg) -> float:

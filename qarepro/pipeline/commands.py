@@ -4,7 +4,7 @@
     qarepro run 03_distill --profile smoke          # once per card, then an index
     qarepro preflight --profile full                # what is missing, and how to supply it
     qarepro verify --profile full                   # published checkpoints vs their claims
-    qarepro compare OUTPUTS_A OUTPUTS_B --profile smoke   # same metric values?
+    qarepro compare OUTPUTS_A OUTPUTS_B --profile smoke   # the same records, value for value?
     qarepro compare A B --profile pocket-cpu --shared-only --out F.json   # what both hold
     qarepro stages                                  # the six stages, in order
 
@@ -24,7 +24,7 @@ from .. import paths
 from ..config import ConfigError
 from .layout import PipelineError
 from .profile import load_profile
-from .rerun import diff_lines, rerun_record
+from .rerun import LEFT_OUT, diff_lines, rerun_record
 from .runner import ensure_kernel, go_offline, hub_reachable, require_preflight, run_stage
 from .stage import STAGES
 from .verify import verify
@@ -66,6 +66,9 @@ def _run(args: argparse.Namespace) -> int:
     except (PipelineError, ConfigError) as err:
         print(f"qarepro: {err}", file=sys.stderr)
         return 1
+    except OSError as err:  # read-only or full outputs, a file where a folder should be
+        print(f"qarepro: {args.stage}: cannot write its outputs: {qio.os_error_text(err)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("qarepro: interrupted; the stage left no target and will run again", file=sys.stderr)
         return 130
@@ -114,12 +117,17 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    record = rerun_record(args.a, args.b, args.profile, shared_only=args.shared_only)
+    try:
+        record = rerun_record(args.a, args.b, args.profile, shared_only=args.shared_only)
+    except (PipelineError, ValueError) as err:  # ValueError: a record that is not valid JSON
+        print(f"qarepro compare: error: {err}", file=sys.stderr)
+        return 2
     diffs = diff_lines(record)
     if args.out:
         qio.write_json(args.out, paths.portable(record))
         print(f"{record['identical']} of {record['compared']} metrics files identical -> {args.out}")
-    print("\n".join(diffs) if diffs else f"same metric values in {args.a} and {args.b}")
+    print("\n".join(diffs) if diffs else f"same values in {args.a} and {args.b} ({record['compared']} records)")
+    print(f"left out of the comparison: {', '.join(LEFT_OUT)} (provenance and timings)")
     return 1 if diffs else 0
 
 

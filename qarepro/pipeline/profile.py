@@ -22,7 +22,7 @@ from .. import config, decode, paths
 from .. import predict as qpredict
 from ..config import ConfigError
 from ..data import REGISTRY
-from ..distill_config import DistillConfig, load_distill_config
+from ..distill_config import NO_DISTILLATION, DistillConfig, load_distill_config
 from ..report import PIPELINE_CHECK, POCKET
 
 TINY_PREFIX = "tiny:"
@@ -76,20 +76,20 @@ Ablations = dataclasses.make_dataclass("Ablations", [
 
 @dataclass
 class Speed:
-    examples: int = 64
-    batch_size: int = 32
-    latency_examples: int = 16
+    examples: int = config.field(64, ge=1)
+    batch_size: int = config.field(32, ge=1)
+    latency_examples: int = config.field(16, ge=1)
 
 
 @dataclass
 class TinyModel:
     family: str = config.field(choices=["bert", "roberta"])
-    hidden_size: int = 32
-    num_layers: int = 2
-    num_heads: int = 2
-    intermediate_size: int = 64
-    vocab_size: int = 1000
-    seed: int = 0
+    hidden_size: int = config.field(32, ge=1)
+    num_layers: int = config.field(2, ge=1)
+    num_heads: int = config.field(2, ge=1)
+    intermediate_size: int = config.field(64, ge=1)
+    vocab_size: int = config.field(1000, ge=1)
+    seed: int = config.field(0, ge=0)
     tokenizer_from: str | None = config.field(None, help="share this tiny model's tokenizer (teacher/student pairs)")
 
 
@@ -101,16 +101,16 @@ class Profile:
     eval_datasets: list[str] = config.field(help="registry keys every model is scored on")
     cards: dict[str, Any] = config.field(help="card name -> CardPlan")
     device: str = config.field("auto", choices=["auto", "cuda", "cpu"])
-    threads: int | None = config.field(None, help="torch CPU threads (None: torch's default)")
+    threads: int | None = config.field(None, ge=1, help="torch CPU threads (None: torch's default)")
     data_dir: str | None = config.field(None, help="folder of SQuAD JSON files; None: $QAREPRO_DATA_DIR, then the hub")
     data_files: dict[str, Any] = config.field({}, help="registry key -> local file (relative to the repository)")
     train_data: str | None = config.field(None, help="training set for every run; None: the card config's")
     primary_dataset: str = "squad_v2-validation"
-    eval_limit: int | None = config.field(None, help="score only the first N questions of each dataset")
-    eval_sample: int | None = config.field(None, help="score N questions spread evenly over each dataset")
+    eval_limit: int | None = config.field(None, ge=1, help="score only the first N questions of each dataset")
+    eval_sample: int | None = config.field(None, ge=1, help="score N questions spread evenly over each dataset")
     eval_samples: dict[str, int] = config.field({}, help="registry key -> N: that dataset's sample size "
                                                          "(overrides eval_sample)")
-    eval_batch_size: int = 32
+    eval_batch_size: int = config.field(32, ge=1)
     decoder: str = config.field("hf", choices=decode.METHODS)
     precision: str = config.field("auto", choices=config.choices(DistillConfig, "precision"))
     eval_window: dict[str, Any] = config.field({}, help="WindowConfig fields for evaluation (default: the decoder's)")
@@ -124,7 +124,7 @@ class Profile:
                                                              "for the ablations' `teacher` factor")
     ablations: dict[str, Any] = config.field({})
     speed: dict[str, Any] = config.field({})
-    tolerance: float | None = config.field(None, help="EM/F1 points; None: the claims files' own")
+    tolerance: float | None = config.field(None, ge=0, help="EM/F1 points; None: the claims files' own")
 
     # filled by load_profile (not keys of the file)
     source: str = dataclasses.field(default="", repr=False, metadata={"internal": True})
@@ -268,6 +268,7 @@ def _check_profile(prof: Profile, src: str) -> None:
     for d in ab.decoder:
         if d not in decoders:
             raise ConfigError(f"{src}: ablations.decoder: {d!r} is not one of {list(decoders)}")
+    _check_card_configs(prof, src)
     for factor, key in ABLATION_FACTORS.items():
         for value in getattr(ab, factor):
             for card in ab.cards or prof.plans:
@@ -326,6 +327,20 @@ def seeds_for(ab, factor: str, value: Any) -> list[int]:
     """The seeds a paired factor's value runs at: seeds_by_value where it names the value, else `seed`."""
     by_value = {str(k): v for k, v in (ab.seeds_by_value.get(factor) or {}).items()}
     return list(by_value.get(str(value), ab.seed))
+
+
+def _check_card_configs(prof: Profile, src: str) -> None:
+    """Each card's distillation config with its overrides, and its teacher fine-tune where it has one."""
+    for card, plan in prof.plans.items():
+        runs = {f"cards.{card}.overrides": plan.overrides}
+        if plan.finetune_teacher:  # the teacher trained as a student, as 02_teachers does
+            runs["teacher_finetune"] = {**plan.overrides, **NO_DISTILLATION, "student": plan.teacher,
+                                        **prof.teacher_finetune}
+        for where, overrides in runs.items():
+            try:
+                load_distill_config(plan.distill_config or card, overrides)
+            except ConfigError as err:
+                raise ConfigError(f"{src}: {where}: {err}") from None
 
 
 def eval_window(profile: Profile, decoder: str):

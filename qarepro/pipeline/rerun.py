@@ -1,20 +1,38 @@
-"""Same seed, same metrics? `compare` checks two output folders of a profile for equal metric values.
+"""Same seed, same metrics? `compare` checks two output folders of a profile for equal records.
 
-Only numbers under metric-like keys are compared: timings, provenance, paths and speeds differ
-between two clean runs of the same code. Ablation folders are named by the run's identity, so a
-name both folders hold is the same configuration.
+Every value of every record (numbers and strings, exactly) is compared, except the keys in
+LEFT_OUT: provenance (when, where and at which commit a run ran) and timings (seconds and
+speeds), which differ between two clean runs of the same code. Paths in records are portable
+(`outputs/...`), so two output roots compare equal. Ablation folders are named by the run's
+identity, so a name both folders hold is the same configuration.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Mapping
 
 from .. import io as qio
-from ..provenance import strip_volatile
+from .layout import PipelineError
+
+# the keys compare leaves out, wherever they are: provenance, then the timings (stage and step
+# times, speed measurements, the teacher cache's seconds, the Trainer's runtime and rates)
+LEFT_OUT = ("provenance", "timings", "speed", "seconds", "train_runtime", "train_samples_per_second",
+            "train_steps_per_second")
+
+
+def without_left_out(obj: Any) -> Any:
+    """Copy of a record without the LEFT_OUT keys, at any depth; every other value as it is."""
+    if isinstance(obj, dict):
+        return {k: without_left_out(v) for k, v in obj.items() if k not in LEFT_OUT}
+    if isinstance(obj, list):
+        return [without_left_out(v) for v in obj]
+    return obj
+
 
 def collect_metrics(outputs_root: str | Path, profile: str) -> dict[str, Any]:
-    """Every metrics JSON of a profile's run, without volatile parts (timings, provenance, paths)."""
+    """Every record of a profile's run (stage JSONs, metrics.json files) without the LEFT_OUT keys."""
     root = Path(outputs_root) / profile
     out = {}
     for f in sorted(root.rglob("*.json")):
@@ -22,28 +40,15 @@ def collect_metrics(outputs_root: str | Path, profile: str) -> dict[str, Any]:
         if rel.parts[0] in (".staging", "data") or f.name in ("predictions.json", "nbest.json", "na_prob.json"):
             continue
         if f.name == "metrics.json" or rel.parent == Path("."):
-            out[str(rel)] = _metric_values(strip_volatile(qio.read_json(f)))
+            out[str(rel)] = without_left_out(qio.read_json(f))
     return out
 
 
-def _metric_values(obj: Any) -> Any:
-    """Only numbers under metric-like keys: paths and speeds differ between two clean runs."""
-    keys = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1",
-            "total", "gain", "claimed", "reproduced", "delta", "verdict", "base_f1", "distilled_f1", "train_loss",
-            "global_step", "questions", "answerable", "unanswerable", "fingerprint")
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            if k in keys and not isinstance(v, (dict, list)):
-                out[k] = round(v, 6) if isinstance(v, float) else v
-            elif isinstance(v, (dict, list)) and k not in ("speed", "run_dir", "timings"):
-                sub = _metric_values(v)
-                if sub not in ({}, []):
-                    out[k] = sub
-        return out
-    if isinstance(obj, list):
-        return [x for x in (_metric_values(v) for v in obj) if x not in ({}, [])]
-    return obj
+def require_results(outputs_root: str | Path, profile: str, records: Mapping[str, Any]) -> None:
+    """PipelineError when a folder holds no record of the profile (a typo, a run that never ran)."""
+    if not records:
+        raise PipelineError(f"{outputs_root} holds no results for profile {profile} "
+                            f"(no stage records under {Path(outputs_root) / profile})")
 
 
 GRID_TABLES = ("05_ablations.json", "06_report.json")  # aggregates over the whole ablation grid
@@ -53,6 +58,30 @@ def _is_run_metrics(key: str) -> bool:
     """A model's per-dataset scores (eval/<label>/<dataset>/ or ablations/<card>/<run>-<decoder>/<dataset>/)."""
     parts = Path(key).parts
     return parts[-1] == "metrics.json" and parts[0] in ("eval", "ablations")
+
+
+def _canonical(obj: Any) -> str:
+    """Exact text of a record: 1 and 1.0, true and 1 differ, NaN equals NaN, key order does not count."""
+    return json.dumps(obj, sort_keys=True)
+
+
+def first_difference(x: Any, y: Any, where: str = "") -> str | None:
+    """Where two records first differ, and how ('runs[3].f1: 61.2 vs 61.3'); None when they are equal."""
+    if isinstance(x, dict) and isinstance(y, dict):
+        for k in sorted(set(x) | set(y), key=str):
+            at = f"{where}.{k}" if where else str(k)
+            if (k in x) != (k in y):
+                return f"{at}: only in {'the first' if k in x else 'the second'}"
+            found = first_difference(x[k], y[k], at)
+            if found:
+                return found
+        return None
+    if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+        return next(filter(None, (first_difference(u, v, f"{where}[{i}]") for i, (u, v) in enumerate(zip(x, y)))), None)
+    if _canonical(x) == _canonical(y):
+        return None
+    show = lambda v: _canonical(v) if len(_canonical(v)) <= 60 else f"{type(v).__name__} of {len(v)}"  # noqa: E731
+    return f"{where or '(whole record)'}: {show(x)} vs {show(y)}"
 
 
 def _model_of(key: str) -> str:
@@ -76,13 +105,16 @@ def diff_lines(record: Mapping[str, Any]) -> list[str]:
     a, b = record["a"]["folder"], record["b"]["folder"]
     only = [] if record["shared_only"] else ([f"only in {a}: {k}" for k in record["only_in_a"]]
                                             + [f"only in {b}: {k}" for k in record["only_in_b"]])
-    return only + [f"differs: {k}" for k in record["differs"]]
+    return only + [f"differs: {k} ({record['first_difference'][k]})" for k in record["differs"]]
 
 
 def rerun_record(a: str | Path, b: str | Path, profile: str, shared_only: bool = False) -> dict[str, Any]:
     """What `compare --out` writes: which metrics files two runs share and whether each is the same,
-    with the commit and time of each run (from their 01_data_prep provenance)."""
+    with the commit and time of each run (from their 01_data_prep provenance) and the keys left
+    out. PipelineError when either folder holds no results for the profile."""
     ma, mb = collect_metrics(a, profile), collect_metrics(b, profile)
+    require_results(a, profile, ma)
+    require_results(b, profile, mb)
     keep = (lambda key: key not in GRID_TABLES) if shared_only else (lambda key: True)
     common = sorted(k for k in set(ma) & set(mb) if keep(k))
 
@@ -91,9 +123,11 @@ def rerun_record(a: str | Path, b: str | Path, profile: str, shared_only: bool =
         prov = qio.read_json(f).get("provenance", {}) if f.is_file() else {}
         return {"folder": str(root), "git": prov.get("git"), "created_utc": prov.get("created_utc")}
 
-    differs = [k for k in common if ma[k] != mb[k]]
-    return {"profile": profile, "shared_only": shared_only, "a": origin(a), "b": origin(b),
+    first = {k: first_difference(ma[k], mb[k]) for k in common}
+    differs = [k for k in common if first[k]]
+    return {"profile": profile, "shared_only": shared_only, "a": origin(a), "b": origin(b), "left_out": list(LEFT_OUT),
             "compared": len(common), "identical": len(common) - len(differs), "differs": differs,
+            "first_difference": {k: first[k] for k in differs},
             "models_compared": sorted({_model_of(k) for k in common if _is_run_metrics(k)}),
             "only_in_a": sorted(k for k in set(ma) - set(mb) if keep(k)),
             "only_in_b": sorted(k for k in set(mb) - set(ma) if keep(k))}

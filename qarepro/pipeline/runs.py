@@ -22,7 +22,7 @@ import pandas as pd
 from .. import config, paths
 from .. import evaluate as qevaluate
 from .. import io as qio
-from ..distill_config import RESUME_FREE_KEYS, DistillConfig, load_distill_config, run_dir
+from ..distill_config import NO_DISTILLATION, RESUME_FREE_KEYS, DistillConfig, load_distill_config, run_dir
 from ..models import model_fingerprint
 from .layout import PipelineError, resolve_model
 from .profile import eval_window
@@ -33,7 +33,6 @@ K_TEACHER, K_STUDENT, K_TRAIN, K_DATA_DIR, K_SEED = "teacher", "student", "train
 K_OUT = "output_dir"
 # Plain fine-tuning: no teacher, and the distillation-only keys fixed, so that cards sharing a
 # student and training data share their baseline runs.
-NO_DISTILLATION = {"teacher": None, "distillation_loss_weight": 0.0, "temperature": 1.0, "loss_variant": "haystack"}
 
 
 # evaluation settings older summaries do not record, as they were then
