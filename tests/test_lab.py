@@ -75,9 +75,38 @@ def test_jupyterlab_serves_the_notebooks_and_the_project_kernel(tmp_path):
     assert proc.returncode is not None
 
 
-def test_a_notebook_opened_by_hand_uses_the_profile_of_the_environment(monkeypatch):
+def test_the_notebook_parameter_wins_and_the_environment_fills_only_none(monkeypatch):
     monkeypatch.setenv(pipeline.PROFILE_ENV, "pocket-cpu")
     monkeypatch.delenv(pipeline.STAGE_OUTPUT_ENV, raising=False)
-    assert pipeline.start("06_report", "smoke").profile.name == "pocket-cpu"
-    monkeypatch.setenv(pipeline.STAGE_OUTPUT_ENV, "x.json")  # under the runner the parameter wins
-    assert pipeline.start("06_report", "smoke").profile.name == "smoke"
+    assert pipeline.start("06_report", "smoke").profile.name == "smoke"      # typed in the notebook: wins
+    assert pipeline.start("06_report", None).profile.name == "pocket-cpu"    # not set: the environment's
+    monkeypatch.delenv(pipeline.PROFILE_ENV)
+    assert pipeline.start("06_report", None).profile.name == "smoke"         # neither: the default
+
+
+def test_a_notebook_run_by_hand_writes_to_the_scratch_folder(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(paths.OUTPUTS_ENV, str(tmp_path))
+    monkeypatch.delenv(pipeline.STAGE_OUTPUT_ENV, raising=False)
+    monkeypatch.setattr(pipeline.stage, "run_by_hand", lambda: True)
+    made = pipeline.target("smoke", "01_data_prep")
+    made.parent.mkdir(parents=True)
+    made.write_text('{"stage": "01_data_prep", "from": "make"}')
+    stage = pipeline.start("02_teachers", "smoke")
+    said = capsys.readouterr().out
+    assert said.startswith("Run by hand: profile smoke (from the notebook's parameter)") and "outputs/lab/smoke/" in said
+    assert str(tmp_path) not in said                                          # no machine path
+    assert stage.target == tmp_path / "lab" / "smoke" / "02_teachers.json"
+    assert stage.figure("x").is_relative_to(tmp_path / "lab" / "smoke")
+    assert stage.previous("01_data_prep")["from"] == "make"                  # not run by hand yet: make's record
+    (tmp_path / "lab" / "smoke").mkdir(parents=True)
+    (tmp_path / "lab" / "smoke" / "01_data_prep.json").write_text('{"stage": "01_data_prep", "from": "lab"}')
+    assert stage.previous("01_data_prep")["from"] == "lab"                   # run by hand: that one
+    pipeline.finish(stage, {"x": 1})
+    assert stage.target.is_file() and not pipeline.target("smoke", "02_teachers").exists()
+
+
+def test_under_the_runner_a_notebook_is_not_run_by_hand(monkeypatch):
+    monkeypatch.setenv(pipeline.STAGE_OUTPUT_ENV, "staged.json")
+    assert not pipeline.stage.run_by_hand()
+    monkeypatch.delenv(pipeline.STAGE_OUTPUT_ENV)
+    assert not pipeline.stage.run_by_hand()  # plain Python (this test), no Jupyter kernel

@@ -29,7 +29,7 @@ def test_exactly_one_parameters_cell_of_plain_literals(stage):
         assert isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name), \
             f"{stage}: the parameters cell may only assign names"
         names[node.targets[0].id] = ast.literal_eval(node.value)  # raises unless a plain literal
-    assert names["profile"] == "smoke"
+    assert names["profile"] is None  # pipeline.start: $QAREPRO_PROFILE, else smoke; a typed profile wins
     if stage in pipeline.PER_CARD_STAGES:
         assert names["card"] in pipeline.load_profile("smoke").cards and names["overrides"] == {}
     elif stage in ("05_ablations",):

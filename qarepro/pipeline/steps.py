@@ -53,7 +53,7 @@ def data_prep(stage: Stage):
                      **({"hub": qdata.hub_source(key)} if from_hub else {})}
         rows.append({"dataset": key, "role": role, **counts, "fingerprint": fp, "source": short_path(origin)})
     fp_file = qio.write_json(stage.results / "fingerprints.json", {"profile": stage.profile.name, "datasets": stage.fingerprints})
-    return pd.DataFrame(rows), {"datasets": info, "fingerprints_file": str(fp_file)}
+    return pd.DataFrame(rows), {"datasets": info, "fingerprints_file": short_path(str(fp_file))}
 
 
 # --------------------------------------------------------------------------------------------
