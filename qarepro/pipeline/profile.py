@@ -71,6 +71,7 @@ class Speed:
     examples: int = 64
     batch_size: int = 32
     latency_examples: int = 16
+    repeats: int = 3        # timings of each model: the reports give the median and the range
 
 
 @dataclass

@@ -61,6 +61,7 @@ class Stage:
     seeds: dict[str, Any] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     scratch: Path | None = None   # a notebook run by hand writes here (outputs/lab/<profile>), never to a target
+    rerender: bool = False        # the reports again from this stage's own record: nothing trained or scored
 
     @property
     def results(self) -> Path:
@@ -84,6 +85,10 @@ class Stage:
             raise PipelineError(f"{path} is missing: run {what} first "
                                 f"(`qarepro run {stage} --profile {self.profile.name}`, or make)")
         return paths.resolve(qio.read_json(path))  # records name paths relative to the project
+
+    def record(self) -> dict[str, Any]:
+        """This stage's own record (its JSON from the run being re-rendered)."""
+        return self.previous(self.name, self.card)
 
     @property
     def data_dir(self) -> str | None:
@@ -125,7 +130,7 @@ def run_by_hand() -> bool:
     return "ipykernel" in sys.modules and ipython is not None and ipython.get_ipython() is not None
 
 
-def start(stage: str, profile: str | Profile | None, card: str | None = None) -> Stage:
+def start(stage: str, profile: str | Profile | None, card: str | None = None, *, rerender: bool = False) -> Stage:
     """Begin a stage in a notebook: quiet the libraries, load the profile, set threads.
 
     `profile` is the notebook's parameter and always wins; None takes $QAREPRO_PROFILE, else
@@ -147,7 +152,7 @@ def start(stage: str, profile: str | Profile | None, card: str | None = None) ->
         if not torch.cuda.is_available():
             raise PipelineError(f"profile {prof.name} asks for device cuda, but torch sees no GPU "
                                 f"(use a GPU machine, or a profile with device: cpu or auto)")
-    st = Stage(stage, prof, card, time.perf_counter())
+    st = Stage(stage, prof, card, time.perf_counter(), rerender=rerender)
     if run_by_hand():
         st.scratch = paths.outputs() / LAB / prof.name
         print(f"Run by hand: profile {prof.name} (from {origin}). Results go to the scratch folder "
