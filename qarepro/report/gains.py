@@ -289,10 +289,15 @@ def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metri
             base = r[r["factor"] == "baseline_seed"].drop_duplicates("seed")[metric]
             row["no distillation"] = _mean_sd(base)
             for card in runs["card"].drop_duplicates():  # every card on every row: "not run" where it did not
-                seeded = r[(r["card"] == card) & (r["factor"] == "seed")].drop_duplicates("seed")[metric]
+                mine = r[(r["card"] == card) & (r["factor"] == "seed")].drop_duplicates("seed")
+                seeded = mine[metric]
                 row[f"{card}: distilled"] = _mean_sd(seeded)
-                if len(seeded) and len(base):
-                    row[f"{card}: gain"] = f"{seeded.mean() - base.mean():+.2f}"
+                row[f"{card}: seeds"] = ", ".join(str(int(x)) for x in mine["seed"]) or "–"
+                # paired by seed: a card setting run at fewer seeds is set against the baseline at its seeds
+                by_seed = r[r["factor"] == "baseline_seed"].drop_duplicates("seed").set_index("seed")[metric]
+                paired = (mine.set_index("seed")[metric] - by_seed).dropna()
+                if len(paired):
+                    row[f"{card}: gain"] = f"{paired.mean():+.2f}"
                 if claimed.get(card) is not None:  # only on the row of the dataset the card claims it for
                     row[f"{card}: claimed gain"] = claim_on_row(claimed[card], ds)
         rows.append(row)
