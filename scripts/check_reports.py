@@ -12,7 +12,7 @@ For each `outputs/reports/<profile>/NN_*.html` (the reports, code hidden; `--ful
   - an image did not load (no pixels), or a figure was printed as "<Figure size …>" instead,
   - the page shows an absolute path of this machine (the checkout, a home or temp folder),
   - a table cell reads "None" or "nan" (a missing value shown as Python writes it),
-  - a table holds the same row twice (equal in every cell but the card or model naming it),
+  - a table holds the same row twice (equal in every cell but the card naming it),
   - a figure is empty or a placeholder (almost no ink: e.g. a blank panel saying "no runs"),
   - a table cell is cut (its text ends in "…" or "...": pandas' column width),
   - a table shows pandas' row numbers (its index),
@@ -47,7 +47,7 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 CHECK_JS = r"""
 (() => {
   const VERDICTS = VERDICT_WORDS;
-  const NAMING = ['card', 'cards', 'model', 'label', 'run'];
+  const NAMING = ['card', 'cards'];   // a row repeated once per card
   const MIN_INK = 0.012;
   function headers(table) {
     const rows = table.querySelectorAll('thead tr');

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -118,11 +119,12 @@ NOTEBOOK = "01_data_prep.ipynb"   # the cheapest stage: the smoke profile reads 
 
 def _browser_or_skip():
     sys.path.insert(0, str(paths.ROOT / "scripts"))
-    import check_reports  # deferred: the script's module, only for the browser test
+    import check_reports  # deferred: the scripts' modules, only for the browser test
+    import lab_screenshot
 
     if not any(shutil.which(b) for b in check_reports.BROWSERS):
         pytest.skip("no Chromium on this machine (Debian: apt-get install -y chromium): the lab is checked in a real browser")
-    return check_reports
+    return check_reports, lab_screenshot
 
 
 def _wait(browser, js: str, what: str, timeout: float = 180.0):
@@ -153,7 +155,7 @@ def test_in_jupyterlab_the_typed_profile_wins_and_a_run_by_hand_leaves_make_targ
     """Headless Chromium drives JupyterLab on 127.0.0.1: open 01_data_prep, type a profile into its
     parameters cell (the environment says another), run every cell; the notebook reports the typed
     profile, writes only to outputs/lab/<profile>/, and make's target is byte for byte as it was."""
-    check_reports = _browser_or_skip()
+    check_reports, lab_screenshot = _browser_or_skip()
     pipeline.ensure_kernel()
     outputs, served = tmp_path / "outputs", tmp_path / "notebooks"
     served.mkdir()
@@ -162,53 +164,39 @@ def test_in_jupyterlab_the_typed_profile_wins_and_a_run_by_hand_leaves_make_targ
     made.parent.mkdir(parents=True)
     made.write_text('{"stage": "01_data_prep", "from": "make"}')
     before = (made.read_bytes(), made.stat().st_mtime_ns)
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-           "JUPYTER_DATA_DIR": str(tmp_path / "data"), paths.OUTPUTS_ENV: str(outputs),
+    env = {paths.OUTPUTS_ENV: str(outputs),
            pipeline.PROFILE_ENV: "pocket-cpu",   # the environment's default: the typed profile must win
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(paths.ROOT), os.environ.get("PYTHONPATH")]))}
-    env.pop(pipeline.STAGE_OUTPUT_ENV, None)
-    env["JUPYTER_PATH"] = os.pathsep.join([str(paths.ROOT / ".venv" / "share" / "jupyter"), os.environ.get("JUPYTER_PATH", "")])
-    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--notebook-dir={served}",
-                             "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-                             "--allow-root", f"--IdentityProvider.token={token}",
-                             "--MappingKernelManager.default_kernel_name=python3"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    browser = None
-    try:
-        while proc.poll() is None:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.2)
+           pipeline.STAGE_OUTPUT_ENV: "",         # not the runner
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(paths.ROOT), os.environ.get("PYTHONPATH")])),
+           "JUPYTER_PATH": os.pathsep.join([str(paths.ROOT / ".venv" / "share" / "jupyter"), os.environ.get("JUPYTER_PATH", "")])}
+    with lab_screenshot.serve_lab(served, env) as (port, token):
         browser = check_reports.Browser(check_reports.find_browser(), width=1400)
-        browser.open(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}")
-        _wait(browser, "document.querySelectorAll('.jp-Notebook .jp-Cell').length > 3", "the notebook's cells")
-        _wait(browser, "document.body.innerText.includes('Idle')", "the kernel")
-        params = ".jp-Notebook .jp-Cell:nth-child(2) .cm-content"
-        _click(browser, params)
-        _key(browser, "a", "KeyA", 65, modifiers=2)  # Ctrl+A in the editor: the whole cell
-        browser.call("Input.insertText", {"text": 'profile = "smoke"\nrerender = False'})
-        typed = browser.evaluate(f"document.querySelector({json.dumps(params)}).innerText")
-        assert 'profile = "smoke"' in typed
-        _key(browser, "Escape", "Escape", 27)
-        _click(browser, ".jp-Notebook .jp-Cell:nth-child(1)")
-        cells = browser.evaluate("document.querySelectorAll('.jp-Notebook .jp-CodeCell').length")
-        for _ in range(browser.evaluate("document.querySelectorAll('.jp-Notebook .jp-Cell').length")):
-            _key(browser, "Enter", "Enter", 13, modifiers=8)  # Shift+Enter: run the cell, go to the next
-            time.sleep(0.2)
-        done = ("[...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
-                f".filter(p => /\\[\\d+\\]/.test(p.innerText)).length >= {cells}")
-        _wait(browser, done, "every cell to run")
-        _wait(browser, "document.body.innerText.includes('metrics JSON')", "the last cell's output")
-        text = browser.evaluate("document.querySelector('.jp-Notebook').innerText")
-        shot = browser.call("Page.captureScreenshot", {"format": "png"})
-        (tmp_path / "lab.png").write_bytes(__import__("base64").b64decode(shot["data"]))
-    finally:
-        if browser:
+        try:
+            browser.open(f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}")
+            _wait(browser, "document.querySelectorAll('.jp-Notebook .jp-Cell').length > 3", "the notebook's cells")
+            _wait(browser, "document.body.innerText.includes('Idle')", "the kernel")
+            params = ".jp-Notebook .jp-Cell:nth-child(2) .cm-content"
+            _click(browser, params)
+            _key(browser, "a", "KeyA", 65, modifiers=2)  # Ctrl+A in the editor: the whole cell
+            browser.call("Input.insertText", {"text": 'profile = "smoke"\nrerender = False'})
+            typed = browser.evaluate(f"document.querySelector({json.dumps(params)}).innerText")
+            assert 'profile = "smoke"' in typed
+            _key(browser, "Escape", "Escape", 27)
+            _click(browser, ".jp-Notebook .jp-Cell:nth-child(1)")
+            cells = browser.evaluate("document.querySelectorAll('.jp-Notebook .jp-CodeCell').length")
+            for _ in range(browser.evaluate("document.querySelectorAll('.jp-Notebook .jp-Cell').length")):
+                _key(browser, "Enter", "Enter", 13, modifiers=8)  # Shift+Enter: run the cell, go to the next
+                time.sleep(0.2)
+            done = ("[...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]"
+                    f".filter(p => /\\[\\d+\\]/.test(p.innerText)).length >= {cells}")
+            _wait(browser, done, "every cell to run")
+            _wait(browser, "document.body.innerText.includes('metrics JSON')", "the last cell's output")
+            text = browser.evaluate("document.querySelector('.jp-Notebook').innerText")
+            shot = browser.call("Page.captureScreenshot", {"format": "png"})
+            (tmp_path / "lab.png").write_bytes(base64.b64decode(shot["data"]))
+        finally:
             browser.close()
-        proc.terminate()
-        proc.wait()
+
     first = text.split("Run by hand:", 1)
     assert len(first) == 2 and first[1].lstrip().startswith("profile smoke (from the notebook's parameter)"), text[:2000]
     assert "Profile smoke" in text.replace("\n", " ") and "Profile pocket-cpu" not in text.replace("\n", " ")
