@@ -62,4 +62,4 @@ def merge_record(out_file: Path, update) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         record = qio.read_json(out_file) if out_file.is_file() else {}
         update(record)
-        qio.write_json(out_file, record)
+        qio.write_json(out_file, paths.portable(record))

@@ -1,7 +1,8 @@
 """Evaluate one model on several datasets; one metrics JSON per dataset plus a summary.
 
 Layout written under `out_dir`:
-    <dataset_key>/predictions.json, na_prob.json, nbest.json, metrics.json
+    <dataset_key>/predictions.json, na_prob.json, nbest.json, metrics.json,
+                  questions.csv.gz (per question: id, exact, f1, na_prob)
     metrics.json   (summary: every dataset's scores, settings, speed and provenance)
 The summary is written last, so its presence means the evaluation finished.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -46,7 +48,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
                    samples: Mapping[str, int] | None = None, profile: str | None = None,
                    allow_no_answer: bool | None = None,
                    null_threshold: float = 0.0, device: str | None = None, precision: str = "auto",
-                   revision: str | None = None, label: str | None = None,
+                   revision: str | None = None, label: str | None = None, padding: str = "max_length",
                    extra_provenance: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score `model` on every dataset in `datasets`; returns the summary that is also written.
 
@@ -66,9 +68,11 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
         fingerprints[name] = qdata.fingerprint(examples)
         preds, facts = qpredict.predict_examples(
             qa_model, tokenizer, examples, window=window, decoder=decoder, batch_size=batch_size,
-            null_threshold=null_threshold, allow_no_answer=allow_no_answer, device=device, precision=precision)
+            null_threshold=null_threshold, allow_no_answer=allow_no_answer, device=device, precision=precision,
+            padding=padding)
         metrics = qpredict.score_examples(examples, preds)
         qdecode.write_predictions(preds, out_dir / name)
+        write_question_scores(qpredict.question_scores(examples, preds), out_dir / name / QUESTION_SCORES)
         record = {"model": model, "label": label or model, "dataset": source, "metrics": metrics, **facts,
                   "provenance": provenance.collect(profile=profile, datasets={name: fingerprints[name]},
                                                   limit=limit, sample=n_sample, model_source=model_source,
@@ -80,6 +84,7 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
     summary = {
         "model": model, "label": label or model, "revision": revision, "n_parameters": n_params,
         "settings": {"decoder": decoder, "window": asdict(window or qpredict.default_window(decoder)),
+                     "padding": padding,
                      "null_threshold": null_threshold, "batch_size": batch_size, "limit": limit,
                      "sample": sample, **({"samples": samples} if samples else {})},
         "results": results,
@@ -89,6 +94,27 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
     }
     qio.write_json(out_dir / "metrics.json", paths.portable(summary))
     return summary
+
+
+# Per-question scores of one dataset (id, exact, f1, na_prob), small enough to commit with the metrics.
+QUESTION_SCORES = "questions.csv.gz"
+
+
+def write_question_scores(frame, path: Path) -> Path:
+    """Write the per-question scores as gzip CSV with a fixed gzip header (mtime 0): the same scores
+    give the same bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_csv(tmp, index=False, float_format="%.6g", compression={"method": "gzip", "mtime": 0})
+    os.replace(tmp, path)
+    return path
+
+
+def read_question_scores(path: str | Path):
+    """The per-question scores written by `write_question_scores` (id as str)."""
+    import pandas as pd  # deferred: only the analyses of committed records read these
+
+    return pd.read_csv(path, dtype={"id": str}, compression="gzip")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -97,6 +97,11 @@ def machine_prefixes(extra: Mapping[str, str] | None = None) -> list[tuple[str, 
             pairs[str(folder).rstrip("/")] = token
             with contextlib.suppress(OSError):
                 pairs.setdefault(str(Path(folder).resolve()).rstrip("/"), token)
+    for sub in ("runs", "cache"):  # often links to a bigger disk: their targets are still the outputs'
+        with contextlib.suppress(OSError):
+            target = (outputs() / sub).resolve()
+            if target != outputs().resolve() / sub:
+                pairs.setdefault(str(target).rstrip("/"), f"{OUTPUTS_TOKEN}/{sub}")
     for folder, token in (extra or {}).items():
         pairs[str(folder).rstrip("/")] = token
     return sorted(pairs.items(), key=lambda kv: -len(kv[0]))

@@ -25,7 +25,7 @@ from . import metrics as qmetrics
 from . import models as qmodels
 from . import provenance
 from .models import ModelSourceError
-from .runtime import forward_logits
+from .runtime import PADDINGS, forward_logits
 
 log = logging.getLogger("qarepro.predict")
 
@@ -62,8 +62,11 @@ def has_unanswerable(examples) -> bool:
 def predict_examples(model, tokenizer, examples, *, window: qfeatures.WindowConfig | None = None,
                      decoder: str = "hf", batch_size: int = 32, null_threshold: float = 0.0,
                      allow_no_answer: bool | None = None, max_answer_length: int | None = None,
-                     device: str | None = None, precision: str = "auto") -> tuple[qdecode.Predictions, dict[str, Any]]:
-    """Decode `model`'s answers for `examples`; also returns run facts (settings and timings)."""
+                     device: str | None = None, precision: str = "auto",
+                     padding: str = "max_length") -> tuple[qdecode.Predictions, dict[str, Any]]:
+    """Decode `model`'s answers for `examples`; also returns run facts (settings and timings).
+    padding: "max_length" (every window at full length) or "dynamic" (length-sorted batches cut to
+    their longest window; see runtime.forward_logits)."""
     window = window or default_window(decoder)
     if allow_no_answer is None:
         # A set with no unanswerable question is scored as SQuAD 1.1: the reader must answer.
@@ -72,7 +75,7 @@ def predict_examples(model, tokenizer, examples, *, window: qfeatures.WindowConf
     feats = qfeatures.build_features(examples, tokenizer, window)
     t1 = time.perf_counter()
     logits = forward_logits(model, feats, batch_size=batch_size, device=device, precision=precision,
-                            desc=f"predict ({len(examples)} questions)")
+                            desc=f"predict ({len(examples)} questions)", padding=padding)
     start, end = logits[:, 0], logits[:, 1]
     t2 = time.perf_counter()
     # a slice reads the Array2D column in one go (the lazy column path is ~100x slower)
@@ -83,11 +86,12 @@ def predict_examples(model, tokenizer, examples, *, window: qfeatures.WindowConf
                            max_answer_length=max_answer_length)
     t3 = time.perf_counter()
     facts = {
-        "decoder": decoder, "window": asdict(window), "null_threshold": null_threshold,
+        "decoder": decoder, "window": asdict(window), "padding": padding, "null_threshold": null_threshold,
         "allow_no_answer": allow_no_answer, "max_answer_length": max_answer_length,
         "n_questions": len(examples), "n_features": len(feats),
         "timings": {"features_s": t1 - t0, "model_s": t2 - t1, "decode_s": t3 - t2},
         "speed": {"features_per_s": len(feats) / max(t2 - t1, 1e-9),
+                  "features_per_s_end_to_end": len(feats) / max(t3 - t0, 1e-9),
                   "ms_per_question": 1000 * (t2 - t1) / max(len(examples), 1)},
     }
     return preds, facts
@@ -96,6 +100,22 @@ def predict_examples(model, tokenizer, examples, *, window: qfeatures.WindowConf
 def score_examples(examples, preds: qdecode.Predictions) -> dict[str, float]:
     """Official-scorer metrics of `preds` against the gold answers of `examples`."""
     return qmetrics.score(qdata.to_squad_json(examples), preds.answers, preds.na_prob)
+
+
+QUESTION_SCORE_COLUMNS = ("id", "exact", "f1", "na_prob")
+
+
+def question_scores(examples, preds: qdecode.Predictions):
+    """Per question, in the data's order: id, EM (0/1) and F1 (0-1) of the official scorer before any
+    no-answer threshold, and the no-answer probability: what a paired or bootstrap analysis needs."""
+    import pandas as pd  # deferred: only the evaluation records need a data frame
+
+    result = qmetrics.score_detailed(qdata.to_squad_json(examples), preds.answers, preds.na_prob)
+    ids = list(examples["id"])
+    return pd.DataFrame({"id": ids, "exact": [int(result.exact_raw[q]) for q in ids],
+                         "f1": [float(result.f1_raw[q]) for q in ids],
+                         "na_prob": [float(preds.na_prob.get(q, 0.0)) for q in ids]},
+                        columns=list(QUESTION_SCORE_COLUMNS))
 
 
 def run_predict(model: str, data: str, out_dir: str | Path, *, data_dir: str | None = None,
@@ -136,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--device", default=None)
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
+    p.add_argument("--padding", choices=list(PADDINGS), default="max_length",
+                   help="max_length: every window at full length (run_qa's default); dynamic: length-sorted "
+                        "batches cut to their longest window (faster; see docs)")
     return p
 
 
@@ -151,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                              revision=args.revision, window=window, decoder=args.decoder,
                              batch_size=args.batch_size, null_threshold=args.null_threshold,
                              allow_no_answer=allow, max_answer_length=args.max_answer_length,
-                             device=args.device, precision=args.precision)
+                             device=args.device, precision=args.precision, padding=args.padding)
     except (ModelSourceError, qdata.DataSourceError, qdata.DataError, ValueError) as err:
         print(f"qarepro predict: {err}", file=sys.stderr)
         return 1

@@ -36,7 +36,7 @@ RERUN = ("06_report",)                # notebooks that only read records: run ag
 STAGES = FROM_RECORDS + RERUN
 
 # keys a report derives from a stage's metrics: rewritten by a re-render (the metrics themselves never are)
-DERIVED = {"04_evaluate": ("claims",), "05_ablations": ("gains", "gain_summary", "paired_gains")}
+DERIVED = {"04_evaluate": ("claims",), "05_ablations": ("gains", "gain_summary", "paired_gains", "evidence")}
 
 
 def record_path(profile: str, stage: str) -> Path:
@@ -85,10 +85,7 @@ def _rerender_one(stage: str, profile: pipeline.Profile, card: str | None) -> di
     staging.unlink(missing_ok=True)
     executed.parent.mkdir(parents=True, exist_ok=True)
     tmp_nb = executed.with_name(f".{name}.rerender.ipynb")
-    for var, val in pipeline.QUIET_ENV:
-        os.environ.setdefault(var, val)
-    # the kernel imports the qarepro this process is (a second checkout's, not the installed one's)
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(paths.ROOT), os.environ.get("PYTHONPATH")) if p)
+    pipeline.kernel_environment()
     old = os.environ.get(pipeline.STAGE_OUTPUT_ENV)
     os.environ[pipeline.STAGE_OUTPUT_ENV] = str(staging)
     params = {"profile": profile.name, "rerender": True, **({"card": card} if card else {})}

@@ -115,13 +115,28 @@ def model_columns(model, column_names) -> list[str]:
     return [c for c in MODEL_INPUTS if c in column_names and c in params]
 
 
+# Logit of a position a dynamically padded batch did not compute (beyond the batch's longest window):
+# far below any real logit, so it never ranks among a window's best starts or ends, and finite, so
+# sums and softmaxes over a window stay finite.
+UNCOMPUTED_LOGIT = -1.0e4
+PADDINGS = ("max_length", "dynamic")
+
+
 def forward_logits(model, features, *, batch_size: int, device: str | None = None, precision: str = "fp32",
                    allow_tf32: bool = False, out: np.ndarray | None = None, desc: str = "logits",
-                   leave: bool = False) -> np.ndarray:
+                   leave: bool = False, padding: str = "max_length") -> np.ndarray:
     """Start and end logits of `model` over `features`: an array [n_features, 2, seq_len] ([:, 0] start,
     [:, 1] end), filled batch by batch in eval mode, without gradients, under autocast unless fp32 (then
     TF32 off unless allow_tf32). `out` (e.g. a float16 memmap of the teacher cache) is filled in place
-    and returned; by default a float32 array is made."""
+    and returned; by default a float32 array is made.
+
+    padding "max_length": every window at its full padded length, in order (the cards' and run_qa's
+    default; the teacher cache keeps it, since the KL term reads every position). "dynamic": windows
+    sorted by length and each batch cut to its longest window, so a batch of short windows costs what
+    they cost; the positions a batch did not compute read UNCOMPUTED_LOGIT (the padding tokens' own
+    logits, which a full-length pass gives them, can differ)."""
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     device = resolve_device(device)
     model.to(device).eval()
     columns = model_columns(model, features.column_names)
@@ -130,11 +145,33 @@ def forward_logits(model, features, *, batch_size: int, device: str | None = Non
     seq_len = len(features[0]["input_ids"]) if n else 0
     if out is None:
         out = np.empty((n, 2, seq_len), dtype=np.float32)
+    if padding == "dynamic" and n:
+        order, lengths = _length_order(features)
+        out[:] = UNCOMPUTED_LOGIT
     with torch.inference_mode(), autocast(device, precision), fp32_matmul(allow_tf32):
         for lo in tqdm(range(0, n, batch_size), desc=desc, unit="batch", leave=leave, mininterval=5):
-            batch = arrays[lo:lo + batch_size]
-            inputs = {k: torch.as_tensor(np.asarray(batch[k]), dtype=torch.long, device=device) for k in columns}
+            if padding == "dynamic":
+                rows = order[lo:lo + batch_size]
+                width = int(lengths[rows].max())
+                batch = arrays[rows.tolist()]
+                inputs = {k: torch.as_tensor(np.asarray(batch[k])[:, :width], dtype=torch.long, device=device)
+                          for k in columns}
+            else:
+                rows = slice(lo, lo + batch_size)
+                width = seq_len
+                batch = arrays[lo:lo + batch_size]
+                inputs = {k: torch.as_tensor(np.asarray(batch[k]), dtype=torch.long, device=device) for k in columns}
             result = model(**inputs)
             logits = torch.stack([result.start_logits, result.end_logits], dim=1).float().cpu().numpy()
-            out[lo:lo + len(logits)] = logits.astype(out.dtype, copy=False)
+            out[rows, :, :width] = logits.astype(out.dtype, copy=False)
     return out
+
+
+def _length_order(features) -> tuple[np.ndarray, np.ndarray]:
+    """Feature indices sorted by window length (stable: equal lengths keep their order), and the lengths.
+    Cutting a window to its length needs its padding at the end (right-padded, as every tokenizer here)."""
+    mask = np.asarray(features.with_format("numpy", columns=["attention_mask"])[:]["attention_mask"])
+    lengths = mask.sum(axis=1)
+    if not np.all(mask[np.arange(mask.shape[1]) >= lengths[:, None]] == 0):
+        raise ValueError("dynamic padding needs right-padded windows (padding after the last real token)")
+    return np.argsort(lengths, kind="stable"), lengths

@@ -6,8 +6,8 @@
 The cell is found in the profile's plan (qarepro.pipeline.ablation_plan); it is trained again under
 outputs/runs/<profile>/rerun-cell/ (a fresh run: nothing of the grid's run folder is reused; the
 teacher and its logit cache are the grid's own, as they are inputs of the cell), scored with the
-profile's evaluation settings, and every metric of every dataset is compared with the grid's record
-(outputs/<profile>/05_ablations.json). Writes outputs/reproducibility/<profile>-cell.json; exits 1
+profile's evaluation settings, and every metric of every dataset is compared with the grid's
+committed cell (outputs/<profile>/ablations/<card>/<run>-<decoder>/, the same record 05 reads). Writes outputs/reproducibility/<profile>-cell.json; exits 1
 when a metric differs.
 """
 
@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from qarepro import io as qio  # noqa: E402
 from qarepro import paths, pipeline, provenance  # noqa: E402
 from qarepro.config import ConfigError  # noqa: E402
+from qarepro.pipeline import cells  # noqa: E402
 
 
 def parse_value(text: str):
@@ -60,11 +61,15 @@ def main(argv=None) -> int:
     stage = pipeline.start("05_ablations", args.profile)
     prof = stage.profile
     cell = find_cell(pipeline.ablation_plan(stage), args)
-    recorded = [r for r in stage.previous("05_ablations")["runs"]
-                if all(r.get(k) == cell.get(k) for k in ("card", "factor", "value", "seed", "arm", "decoder"))]
-    if not recorded:
-        raise SystemExit(f"cell {cell['factor']}={cell['value']} seed {cell['seed']} is not in the recorded grid")
-    teacher = stage.previous("02_teachers")["teachers"][cell["card"]]["teacher"]
+    datasets = pipeline.headline_datasets(prof)
+    grid = pipeline.run_cell(stage, cell, datasets, build=False, wait=False)  # the committed cell, as it is
+    if grid is None:
+        raise SystemExit(f"cell {cell['factor']}={cell['value']} seed {cell['seed']} has no committed record "
+                         f"with this identity (run it first: make reproduce PROFILE={prof.name})")
+    recorded = [{"dataset": ds, "metrics": grid["summary"]["results"][ds]["metrics"]} for ds in datasets]
+    variant = cell.get("teacher_variant") or "finetuned"
+    distilled = not all(cell["overrides"].get(k) == v for k, v in pipeline.NO_DISTILLATION.items())
+    teacher = cells.ensure_teacher(stage, cell["card"], variant) if distilled else False
     cfg = pipeline.card_config(stage, cell["card"], teacher=teacher, overrides=cell["overrides"])
     h = pipeline.run_identity(pipeline.config_dict(cfg))
     folder = f"rerun-cell/{h}"
@@ -73,7 +78,7 @@ def main(argv=None) -> int:
     shutil.rmtree(paths.runs() / prof.name / folder, ignore_errors=True)
     model = pipeline.train_or_reuse(cfg)
     out = paths.runs() / prof.name / folder / "eval"
-    summary = pipeline.evaluate_or_reuse(stage, f"rerun-cell-{h}", str(model), [r["dataset"] for r in recorded],
+    summary = pipeline.evaluate_or_reuse(stage, f"rerun-cell-{h}", str(model), datasets,
                                          decoder=cell["decoder"], out_dir=out, reuse=False)
     compared = []
     for r in recorded:
@@ -86,7 +91,7 @@ def main(argv=None) -> int:
         "what": "one ablation-grid cell trained again from scratch with the same seed, every metric compared "
                 "with the grid's record",
         "profile": prof.name, "cell": {k: cell.get(k) for k in ("card", "factor", "value", "seed", "arm", "decoder")},
-        "config_hash": h, "recorded_run": recorded[0].get("run"), "grid_record": f"outputs/{prof.name}/05_ablations.json",
+        "config_hash": h, "grid_record": paths.portable(grid["eval_dir"]),
         "datasets": compared, "identical": all(c["identical"] for c in compared),
         "train_metrics": {k: pipeline.train_metrics(model).get(k) for k in ("global_step", "seconds", "train_loss")},
         "provenance": provenance.collect(profile=prof.name),

@@ -60,7 +60,8 @@ def test_every_ablation_factor_is_a_distill_config_field_of_the_same_type():
         assert key in hints, f"ablation factor {factor}: {key} is not a DistillConfig field"
         assert fields[factor].type == list[hints[key]]
     # the factors, then the keys that are not DistillConfig fields
-    assert list(fields) == ["cards", *pipeline.ABLATION_FACTORS, "paired", "paired_cards", "decoder", "datasets"]
+    assert list(fields) == ["cards", *pipeline.ABLATION_FACTORS, "paired", "paired_cards", "teacher",
+                            "seeds_by_value", "decoder", "datasets"]
 
 
 def test_choices_come_from_where_the_values_are_used():
@@ -114,3 +115,26 @@ def test_per_dataset_sample_overrides_the_profile_sample(tmp_path):
     p.write_text(pipeline.profile_path("smoke").read_text() + "eval_sample: 7\neval_samples: {squad-validation: 20}\n")
     prof = pipeline.load_profile(p)
     assert prof.sample_of("squad-validation") == 20 and prof.sample_of("squad_v2-validation") == 7
+
+
+@pytest.mark.parametrize("extra, ablations, message", [
+    ("", "{cards: [roberta-base-squad2-distilled], seed: [42], train_size: [40], paired: [train_size], "
+         "seeds_by_value: {train_size: {80: [42, 43]}}}", "is not one of its values"),
+    ("", "{cards: [roberta-base-squad2-distilled], seed: [42], train_size: [40], paired: [train_size], "
+         "seeds_by_value: {train_size: {40: [42, 42]}}}", "distinct integer seeds"),
+    ("", "{cards: [roberta-base-squad2-distilled], seed: [42], train_size: [40], "
+         "seeds_by_value: {train_size: {40: [42]}}}", "not one of the paired factors"),
+    ("", "{cards: [roberta-base-squad2-distilled], seed: [42], teacher: [strong], paired: [teacher]}",
+     "neither 'finetuned' nor a name in teacher_variants"),
+    ("teacher_variants: {weak: {learning_rat: 1.0}}\n", "{}", "teacher_variants.weak"),
+    ("teacher_variants: {weak: {learning_rate: 1.0e-5}}\n",
+     "{cards: [roberta-base-squad2-distilled], seed: [42], teacher: [weak], paired: [teacher]}",
+     "needs cards whose teacher is fine-tuned"),
+])
+def test_grid_keys_are_checked_when_the_profile_loads(tmp_path, extra, ablations, message):
+    # the full profile's teachers are the cards' own (not fine-tuned here); smoke fine-tunes its tiny ones
+    base = "full" if "fine-tuned" in message else "smoke"
+    text = pipeline.profile_path(base).read_text() + extra + f"ablations: {ablations}\n"
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        pipeline.load_profile(tmp_path / "bad.yaml")

@@ -68,3 +68,34 @@ def test_a_paired_factor_runs_every_value_with_and_without_distillation_at_every
     assert ("correct_bias", False, 42) in centres and not [r for r in crossed if r["center"] and r["arm"] == "baseline"]
     assert {r["factor"] for r in plan if r["card"] == "bert-medium-squad2-distilled"} == {
         "temperature", "seed", pipeline.BASELINE_SEED}
+
+
+def _grid_profile(tmp_path, ablations: str, extra: str = ""):
+    text = pipeline.profile_path("smoke").read_text() + extra + f"ablations: {ablations}\n"
+    (tmp_path / "grid.yaml").write_text(text)
+    return pipeline.load_profile(tmp_path / "grid.yaml")
+
+
+def test_seeds_by_value_gives_a_value_its_own_seeds(tmp_path):
+    prof = _grid_profile(tmp_path, "{cards: [roberta-base-squad2-distilled], seed: [42, 43, 44], train_size: [40, 80],\n"
+                                   "  paired: [train_size], seeds_by_value: {train_size: {80: [42, 43, 44, 45, 46]}}}")
+    crossed = [r for r in pipeline.ablation_plan(pipeline.Stage("05_ablations", prof)) if r.get("arm")]
+    seeds = {v: sorted({r["seed"] for r in crossed if r["value"] == v}) for v in (40, 80)}
+    assert seeds == {40: [42, 43, 44], 80: [42, 43, 44, 45, 46]}
+    assert len(crossed) == 2 * (3 + 5)  # both arms at every seed of every value
+
+
+def test_the_teacher_factor_pairs_each_teacher_with_the_same_baseline(tmp_path):
+    # the smoke teachers are tiny:… models, so give the card a fine-tuned teacher for this plan
+    prof = _grid_profile(tmp_path, "{cards: [roberta-base-squad2-distilled], seed: [42, 43], teacher: [finetuned, weak],\n"
+                                   "  paired: [teacher]}",
+                         extra="teacher_variants: {weak: {learning_rate: 1.0e-5, correct_bias: false}}\n")
+    for plan in prof.plans.values():
+        plan.finetune_teacher = True
+    crossed = [r for r in pipeline.ablation_plan(pipeline.Stage("05_ablations", prof)) if r.get("arm")]
+    assert {(r["value"], r["teacher_variant"], r["arm"]) for r in crossed} == {
+        ("finetuned", "finetuned", "distilled"), ("finetuned", "finetuned", "baseline"),
+        ("weak", "weak", "distilled"), ("weak", "weak", "baseline")}
+    base = {tuple(sorted(r["overrides"].items())) for r in crossed if r["arm"] == "baseline"}
+    assert len(base) == 2  # one baseline per seed, whichever teacher the distilled arm has
+    assert [r["center"] for r in crossed if r["arm"] == "distilled"] == [True, True, False, False]

@@ -101,3 +101,28 @@ def test_a_per_dataset_sample_overrides_the_common_one(tiny_roberta, fixture_fil
     assert summary["settings"]["samples"] == {v1: 25}
     per_set = json.loads((tmp_path / "s" / "squad-v1.1-dev-sample" / "metrics.json").read_text())
     assert per_set["provenance"]["sample"] == 25
+
+
+def test_every_evaluation_writes_per_question_scores_that_give_its_metrics(tiny_bert, fixture_files, tmp_path):
+    """questions.csv.gz: one row per question, the official scorer's per-question EM and F1; their
+    means are the dataset's EM and F1 (no threshold on a set scored without one)."""
+    src = str(fixture_files["squad_v2_dev"])
+    summary = evaluate.evaluate_model(str(tiny_bert), [src], tmp_path / "ev", limit=12, precision="fp32")
+    (name,) = summary["results"]
+    m = summary["results"][name]["metrics"]
+    scores = evaluate.read_question_scores(tmp_path / "ev" / name / evaluate.QUESTION_SCORES)
+    assert list(scores.columns) == list(predict.QUESTION_SCORE_COLUMNS) and len(scores) == m["total"] == 12
+    assert scores["id"].is_unique
+    assert 100 * scores["exact"].mean() == pytest.approx(m["exact"])
+    assert 100 * scores["f1"].mean() == pytest.approx(m["f1"], abs=1e-3)
+
+
+def test_dynamic_padding_is_recorded_and_scores_the_same_questions(tiny_bert, fixture_files, tmp_path):
+    src = str(fixture_files["squad_v2_dev"])
+    full = evaluate.evaluate_model(str(tiny_bert), [src], tmp_path / "a", limit=12, precision="fp32")
+    dyn = evaluate.evaluate_model(str(tiny_bert), [src], tmp_path / "b", limit=12, precision="fp32", padding="dynamic")
+    assert full["settings"]["padding"] == "max_length" and dyn["settings"]["padding"] == "dynamic"
+    (name,) = dyn["results"]
+    assert dyn["results"][name]["metrics"]["total"] == full["results"][name]["metrics"]["total"]
+    with pytest.raises(SystemExit):
+        predict.build_parser().parse_args(["--model", "m", "--data", "d", "--out", "o", "--padding", "longest"])

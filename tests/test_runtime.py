@@ -125,6 +125,32 @@ def test_forward_logits_fills_a_float16_memmap_in_place(tiny_bert, fixture_files
     np.testing.assert_array_equal(np.load(tmp_path / "logits.npy"), full.astype(np.float16))
 
 
+def test_dynamic_padding_gives_every_real_position_the_full_length_logits(tiny_model, fixture_files):
+    """Length-sorted batches cut to their longest window: the real tokens' logits are the full-length
+    pass's (attention never sees padding), in feature order; the positions not computed read
+    UNCOMPUTED_LOGIT."""
+    model, feats = _model_and_features(tiny_model, fixture_files, questions=10)
+    full = runtime.forward_logits(model, feats, batch_size=4, device="cpu")
+    dyn = runtime.forward_logits(model, feats, batch_size=4, device="cpu", padding="dynamic")
+    lengths = np.asarray(feats["attention_mask"]).sum(axis=1)
+    assert len(set(lengths.tolist())) > 1  # the fixture has windows of several lengths
+    for i, n in enumerate(lengths):
+        np.testing.assert_allclose(dyn[i, :, :n], full[i, :, :n], rtol=1e-4, atol=1e-4)
+    order = np.argsort(lengths, kind="stable")
+    for lo in range(0, len(order), 4):  # beyond each batch's longest window: not computed
+        rows = order[lo:lo + 4]
+        assert (dyn[rows, :, lengths[rows].max():] == runtime.UNCOMPUTED_LOGIT).all()
+
+
+def test_dynamic_padding_refuses_left_padded_windows(tiny_bert, fixture_files):
+    model, feats = _model_and_features(tiny_bert, fixture_files, questions=2)
+    flipped = feats.map(lambda r: {"attention_mask": r["attention_mask"][::-1]})
+    with pytest.raises(ValueError, match="right-padded"):
+        runtime.forward_logits(model, flipped, batch_size=2, device="cpu", padding="dynamic")
+    with pytest.raises(ValueError, match="padding must be one of"):
+        runtime.forward_logits(model, feats, batch_size=2, device="cpu", padding="longest")
+
+
 def test_model_columns_follow_what_the_forward_takes(tiny_bert, tiny_roberta):
     from qarepro import models
 

@@ -7,6 +7,8 @@ One concern per module; each imports only those above it in this list:
     layout     where a profile's stages read and write (targets, results, models, data folder)
     stage      the notebook contract: start / finish, Stage (figures, titles, timings, previous)
     runs       a card's DistillConfig, run identity, train-or-reuse, evaluate-or-reuse
+    consistency  one run, one profile: the stages of a reported run ran under its profile
+    cells      grid cells committed and reused by identity; teacher variants and their facts
     steps      the functions the notebooks call, stage by stage
     runner     preflight, the offline switch, the kernel, papermill (run_stage)
     verify     published checkpoints against their claims
@@ -21,22 +23,25 @@ from .card_runs import add_card_runs, card_setting_rows, with_card_runs
 from .commands import main
 from .layout import PipelineError, data_dir, models_dir, resolve_model, results_dir, short_path, target
 from .profile import (ABLATION_FACTORS, TINY_PREFIX, Ablations, CardPlan, Profile, Speed, TinyModel, eval_window,
-                      load_profile, profile_path)
+                      headline_datasets, load_profile, profile_fingerprint, profile_path)
 from .rerun import GRID_TABLES, collect_metrics, compare_runs, diff_lines, rerun_record
-from .runner import (dataset_problems, ensure_kernel, go_offline, hub_reachable, notebook_path, preflight,
+from .runner import (dataset_problems, ensure_kernel, go_offline, kernel_environment, hub_reachable, notebook_path, preflight,
                      require_preflight, run_notebook, run_stage, say)
+from .consistency import check_one_profile, stage_disagreements
 from .runs import (NO_DISTILLATION, card_config, config_dict, config_hash, evaluate_or_reuse, model_dir, run_identity,
                    train_metrics, train_or_reuse, training_log)
 from .stage import (PER_CARD_STAGES, PROFILE_ENV, QUIET_ENV, STAGE_OUTPUT_ENV, STAGES, Stage, device, finish, plain,
                     quiet, start)
 from .steps import (BASELINE_SEED, ablation_plan, build_tiny_models, cache_table, data_prep, distill_card,
                     distillation_gain, evaluate_all, gather, measure_speed, metrics_table, models_to_evaluate,
-                    prepare_teachers, reproduced_by_card, run_ablations, speed_table, teacher_table, threshold_curves,
+                    prepare_teachers, reproduced_by_card, run_ablations, run_cell, speed_table, teacher_table, threshold_curves,
                     write_markdown)
 from .verify import verify
 
 __all__ = [
     "add_card_runs", "card_setting_rows", "with_card_runs",
+    "kernel_environment",
+    "headline_datasets", "profile_fingerprint", "check_one_profile", "stage_disagreements", "run_cell",
     "ABLATION_FACTORS", "BASELINE_SEED", "GRID_TABLES", "NO_DISTILLATION", "PER_CARD_STAGES", "PROFILE_ENV",
     "QUIET_ENV", "STAGES", "STAGE_OUTPUT_ENV", "TINY_PREFIX",
     "Ablations", "CardPlan", "PipelineError", "Profile", "Speed", "Stage", "TinyModel",

@@ -9,6 +9,8 @@ as the top level, and the ablation values by the distillation config they go int
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import typing
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from ..distill_config import DistillConfig, load_distill_config
 from ..report import PIPELINE_CHECK, POCKET
 
 TINY_PREFIX = "tiny:"
+TEACHER_FACTOR = "teacher"  # the paired factor "which teacher": not a DistillConfig field, a fine-tune recipe
+PROFILE_TEACHER = "finetuned"  # its value for the profile's own teacher (02_teachers)
 
 # The ablation factors, one line each: the key under a profile's `ablations` -> the DistillConfig
 # field it varies. The profile's values get that field's type, and are checked by building each
@@ -61,6 +65,10 @@ Ablations = dataclasses.make_dataclass("Ablations", [
                                                 "at every seed (a paired gain per value)")),
     ("paired_cards", list[str], config.field([], help="the cards the paired factors run for (empty: every "
                                                       "ablated card)")),
+    ("teacher", list[str], config.field([], help="teachers a student learns from: 'finetuned' (the profile's own) "
+                                                 "or names of the profile's teacher_variants (a paired factor)")),
+    ("seeds_by_value", dict[str, Any], config.field({}, help="paired factor -> {value: seeds}: the seeds that "
+                                                            "value runs at instead of `seed`")),
     ("decoder", list[str], config.field([], help="decoders the card's own run is also scored with")),
     ("datasets", list[str] | None, config.field(None, help="evaluated on these; None: the primary dataset")),
 ], namespace={"__doc__": "One factor at a time around each card's own setting (factors: ABLATION_FACTORS)."})
@@ -107,9 +115,14 @@ class Profile:
     decoder: str = config.field("hf", choices=decode.METHODS)
     precision: str = config.field("auto", choices=config.choices(DistillConfig, "precision"))
     eval_window: dict[str, Any] = config.field({}, help="WindowConfig fields for evaluation (default: the decoder's)")
+    eval_padding: str = config.field("max_length", choices=["max_length", "dynamic"],
+                                     help="max_length: windows at full length (the cards' and run_qa's); dynamic: "
+                                          "length-sorted batches cut to their longest window (outputs/bench/scoring_speed.json)")
     tiny_models: dict[str, Any] = config.field({}, help="name -> TinyModel (qarepro.tiny)")
     tiny_texts: list[str] = config.field([], help="files whose text trains the tiny tokenizers")
     teacher_finetune: dict[str, Any] = config.field({}, help="config overrides when a teacher is fine-tuned")
+    teacher_variants: dict[str, Any] = config.field({}, help="name -> teacher_finetune overrides: other teachers "
+                                                             "for the ablations' `teacher` factor")
     ablations: dict[str, Any] = config.field({})
     speed: dict[str, Any] = config.field({})
     tolerance: float | None = config.field(None, help="EM/F1 points; None: the claims files' own")
@@ -162,6 +175,12 @@ class Profile:
         d = dataclasses.asdict(self)
         d.pop("source", None)
         return d
+
+
+def profile_fingerprint(profile: Profile | Mapping[str, Any]) -> str:
+    """Short hash of a profile's resolved contents: what each stage JSON records it ran under."""
+    d = profile.to_dict() if isinstance(profile, Profile) else dict(profile)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def profile_path(name_or_path: str | os.PathLike) -> Path:
@@ -233,14 +252,17 @@ def _check_profile(prof: Profile, src: str) -> None:
     for key, n in prof.eval_samples.items():
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"{src}: eval_samples.{key}: expected a positive number of questions, got {n!r}")
+    pairable = [f for f in ABLATION_FACTORS if f != "seed"] + [TEACHER_FACTOR]
     for factor in ab.paired:
-        if factor not in ABLATION_FACTORS or factor == "seed":
+        if factor not in pairable:
             raise ConfigError(f"{src}: ablations.paired: {factor!r} is not a factor that can be paired "
-                              f"(one of {', '.join(f for f in ABLATION_FACTORS if f != 'seed')})")
+                              f"(one of {', '.join(pairable)})")
         if not getattr(ab, factor):
             raise ConfigError(f"{src}: ablations.paired: {factor!r} has no values (ablations.{factor} is empty)")
         if not ab.seed:
             raise ConfigError(f"{src}: ablations.paired needs ablations.seed (the seeds each value runs at)")
+    _check_teachers(prof, src)
+    _check_seeds_by_value(ab, src)
     for card in ab.paired_cards:
         if card not in (ab.cards or prof.cards):
             raise ConfigError(f"{src}: ablations.paired_cards: {card!r} is not one of the ablated cards")
@@ -255,6 +277,56 @@ def _check_profile(prof: Profile, src: str) -> None:
                     load_distill_config(plan.distill_config or card, {**plan.overrides, key: value})
                 except ConfigError as err:
                     raise ConfigError(f"{src}: ablations.{factor}: {value!r} does not fit card {card}: {err}") from None
+
+
+def _check_teachers(prof: Profile, src: str) -> None:
+    for name, overrides in prof.teacher_variants.items():
+        if name == PROFILE_TEACHER or not isinstance(overrides, dict):
+            raise ConfigError(f"{src}: teacher_variants.{name}: expected a mapping of teacher_finetune overrides "
+                              f"under a name other than {PROFILE_TEACHER!r}")
+        for card, plan in prof.plans.items():
+            try:
+                load_distill_config(plan.distill_config or card, {**plan.overrides, **prof.teacher_finetune,
+                                                                   **overrides})
+            except ConfigError as err:
+                raise ConfigError(f"{src}: teacher_variants.{name}: {err}") from None
+    for value in prof.ablation.teacher:
+        if value != PROFILE_TEACHER and value not in prof.teacher_variants:
+            raise ConfigError(f"{src}: ablations.teacher: {value!r} is neither {PROFILE_TEACHER!r} nor a name "
+                              f"in teacher_variants ({', '.join(prof.teacher_variants) or 'none'})")
+    if prof.ablation.teacher and not all(prof.plans[c].finetune_teacher for c in prof.ablation.paired_cards
+                                         or prof.ablation.cards or prof.plans):
+        raise ConfigError(f"{src}: ablations.teacher needs cards whose teacher is fine-tuned (finetune_teacher)")
+
+
+def _check_seeds_by_value(ab, src: str) -> None:
+    for factor, by_value in ab.seeds_by_value.items():
+        if factor not in ab.paired:
+            raise ConfigError(f"{src}: ablations.seeds_by_value.{factor}: not one of the paired factors "
+                              f"({', '.join(ab.paired) or 'none'})")
+        if not isinstance(by_value, dict):
+            raise ConfigError(f"{src}: ablations.seeds_by_value.{factor}: expected value -> list of seeds")
+        values = [str(v) for v in getattr(ab, factor)]
+        for value, seeds in by_value.items():
+            if str(value) not in values:
+                raise ConfigError(f"{src}: ablations.seeds_by_value.{factor}: {value!r} is not one of its "
+                                  f"values ({', '.join(values)})")
+            if (not isinstance(seeds, list) or not seeds
+                    or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds)
+                    or len(set(seeds)) != len(seeds)):
+                raise ConfigError(f"{src}: ablations.seeds_by_value.{factor}.{value}: expected a list of distinct "
+                                  f"integer seeds, got {seeds!r}")
+
+
+def headline_datasets(profile: Profile) -> list[str]:
+    """The sets the grid is scored on (the headline sets): ablations.datasets, else the primary set."""
+    return list(profile.ablation.datasets or [profile.primary_dataset])
+
+
+def seeds_for(ab, factor: str, value: Any) -> list[int]:
+    """The seeds a paired factor's value runs at: seeds_by_value where it names the value, else `seed`."""
+    by_value = {str(k): v for k, v in (ab.seeds_by_value.get(factor) or {}).items()}
+    return list(by_value.get(str(value), ab.seed))
 
 
 def eval_window(profile: Profile, decoder: str):

@@ -183,11 +183,7 @@ def run_notebook(stage: str, profile: Profile, card: str | None = None, *, timeo
     params: dict[str, Any] = {"profile": profile.name}
     if card:
         params["card"] = card
-    for var, val in QUIET_ENV:
-        os.environ.setdefault(var, val)
-    # the kernel imports the qarepro this runner is (a second checkout's, not the installed one's)
-    kernel_path = os.pathsep.join(p for p in (str(paths.ROOT), os.environ.get("PYTHONPATH")) if p)
-    os.environ["PYTHONPATH"] = kernel_path
+    kernel_environment()
     env_backup = os.environ.get(STAGE_OUTPUT_ENV)
     os.environ[STAGE_OUTPUT_ENV] = str(staging)
     t0 = time.perf_counter()
@@ -217,6 +213,15 @@ def run_notebook(stage: str, profile: Profile, card: str | None = None, *, timeo
             os.environ[STAGE_OUTPUT_ENV] = env_backup
     say(f"{profile.name}: {name} done in {time.perf_counter() - t0:.0f} s -> {short_path(str(tgt))}")
     return tgt
+
+
+def kernel_environment() -> None:
+    """The environment a notebook kernel inherits: the libraries quiet, and this checkout's qarepro
+    first on the path (a second checkout's code, not whichever the editable install points at)."""
+    for var, val in QUIET_ENV:
+        os.environ.setdefault(var, val)
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(paths.ROOT)]
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(paths.ROOT), *parts])
 
 
 def run_stage(stage: str, profile: Profile, card: str | None = None, *, force: bool = False) -> Path:

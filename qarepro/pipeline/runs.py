@@ -36,6 +36,10 @@ K_OUT = "output_dir"
 NO_DISTILLATION = {"teacher": None, "distillation_loss_weight": 0.0, "temperature": 1.0, "loss_variant": "haystack"}
 
 
+# evaluation settings older summaries do not record, as they were then
+SETTING_DEFAULTS = {"padding": "max_length"}
+
+
 def config_hash(obj: Any, n: int = 10) -> str:
     """Short stable hash of plain data."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:n]
@@ -134,6 +138,14 @@ def train_metrics(model: str | Path) -> dict[str, Any]:
     return qio.read_json(f) if f.is_file() else {}
 
 
+def eval_settings(prof, decoder: str) -> dict[str, Any]:
+    """The profile's evaluation settings that change a score (recorded with every evaluation)."""
+    return {"decoder": decoder, "limit": prof.eval_limit, "sample": prof.eval_sample,
+            **({"samples": prof.eval_samples} if prof.eval_samples else {}),
+            "batch_size": prof.eval_batch_size,
+            "window": dataclasses.asdict(eval_window(prof, decoder)), "padding": prof.eval_padding}
+
+
 def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[str] | None = None, *,
                       decoder: str | None = None, out_dir: str | Path | None = None, reuse: bool = True) -> dict[str, Any]:
     """evaluate_model into <results>/eval/<label>, reusing a finished evaluation of the same model
@@ -144,15 +156,12 @@ def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[s
     out_dir = Path(out_dir or stage.results / "eval" / label)
     fp = model_fingerprint(model)
     window = eval_window(prof, decoder)
-    settings = {"decoder": decoder, "limit": prof.eval_limit, "sample": prof.eval_sample,
-                **({"samples": prof.eval_samples} if prof.eval_samples else {}),
-                "batch_size": prof.eval_batch_size,
-                "window": dataclasses.asdict(window)}
+    settings = eval_settings(prof, decoder)
 
     def same(summary_file: Path) -> bool:
         old = qio.read_json(summary_file)
         return (old.get("provenance", {}).get("model_fingerprint") == fp
-                and all(old.get("settings", {}).get(k) == v for k, v in settings.items())
+                and all(old.get("settings", {}).get(k, SETTING_DEFAULTS.get(k)) == v for k, v in settings.items())
                 and set(datasets) <= set(old.get("results", {})))
 
     if reuse:
@@ -172,5 +181,5 @@ def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[s
         batch_size=prof.eval_batch_size,
         limit=prof.eval_limit, sample=prof.eval_sample, samples=prof.eval_samples, profile=prof.name,
         device=device(prof),
-        precision=prof.precision, label=label,
+        precision=prof.precision, label=label, padding=prof.eval_padding,
         extra_provenance={"model_fingerprint": fp})

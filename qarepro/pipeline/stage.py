@@ -26,7 +26,7 @@ from .. import io as qio
 from .. import paths, provenance
 from ..runtime import resolve_device
 from .layout import PipelineError, data_dir, results_dir, short_path, target
-from .profile import Profile, load_profile
+from .profile import Profile, load_profile, profile_fingerprint
 
 STAGES = ("01_data_prep", "02_teachers", "03_distill", "04_evaluate", "05_ablations", "06_report")
 
@@ -191,6 +191,7 @@ def finish(stage: Stage, result: dict[str, Any]) -> None:
         "stage": stage.name, "profile": stage.profile.name, "card": stage.card,
         "purpose": stage.profile.purpose,
         "label": stage.profile.caveat or "reproduction",
+        "profile_fingerprint": profile_fingerprint(stage.profile),
         **result,
         "provenance": provenance.collect(
             profile=stage.profile.to_dict(), config=stage.configs, seeds=stage.seeds,

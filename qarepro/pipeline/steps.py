@@ -6,6 +6,7 @@ show; what a step trains or scores goes through `runs` (train-or-reuse, evaluate
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import statistics
@@ -23,11 +24,16 @@ from .. import io as qio
 from .. import predict as qpredict
 from ..report import threshold_curve
 from ..runtime import forward_logits
+from tqdm.auto import tqdm
+
+from ..models import model_fingerprint
 from ..tiny import build_tiny_qa_model, fixture_texts
+from . import cells
+from .consistency import check_one_profile
 from .layout import PipelineError, resolve_model, short_path
-from .profile import ABLATION_FACTORS, TINY_PREFIX, eval_window
-from .runs import (K_SEED, NO_DISTILLATION, card_config, config_dict, evaluate_or_reuse, model_dir,
-                   run_identity, train_metrics, train_or_reuse)
+from .profile import ABLATION_FACTORS, PROFILE_TEACHER, TEACHER_FACTOR, TINY_PREFIX, eval_window, seeds_for
+from .runs import (K_SEED, NO_DISTILLATION, card_config, config_dict, eval_settings, evaluate_or_reuse,
+                   model_dir, run_identity, train_metrics, train_or_reuse)
 from .stage import Stage, device
 
 # --------------------------------------------------------------------------------------------
@@ -140,6 +146,7 @@ def prepare_teachers(stage: Stage) -> dict[str, Any]:
         else:
             teacher = init
         entry["teacher"] = teacher
+        entry["teacher_fingerprint"] = model_fingerprint(teacher)
         with stage.timed(f"evaluate_teacher:{card}"):
             summary = evaluate_or_reuse(stage, f"teacher-{card}", teacher)
         entry["metrics"] = {k: v["metrics"] for k, v in summary["results"].items()}
@@ -364,16 +371,24 @@ def ablation_plan(stage: Stage) -> list[dict[str, Any]]:
 
 def paired_rows(ab, centre: Mapping[str, Any], base: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The crossed part of the grid: each value of a paired factor with and without distillation
-    at every seed, so that each value has its own paired gain (arm: "distilled" or "baseline")."""
+    at every seed of that value (ablations.seeds_by_value, else ablations.seed), so that each value
+    has its own paired gain (arm: "distilled" or "baseline"). The teacher factor changes which
+    teacher the distilled arm learns from (its baseline has none)."""
     rows = []
     for factor in ab.paired:
-        key = ABLATION_FACTORS[factor]
         for value in getattr(ab, factor):
-            for seed in ab.seed:
+            for seed in seeds_for(ab, factor, value):
                 for arm, extra in (("distilled", {}), ("baseline", NO_DISTILLATION)):
+                    if factor == TEACHER_FACTOR:
+                        ov, variant = {K_SEED: seed, **extra}, value
+                        at_centre = value == PROFILE_TEACHER
+                    else:
+                        key = ABLATION_FACTORS[factor]
+                        ov, variant = {key: value, K_SEED: seed, **extra}, PROFILE_TEACHER
+                        at_centre = _same_value(centre.get(key), value)
                     rows.append({**base, "factor": factor, "value": value, "seed": seed, "arm": arm,
-                                 "overrides": {key: value, K_SEED: seed, **extra},
-                                 "center": arm == "distilled" and _same_value(centre.get(key), value)})
+                                 "overrides": ov, "teacher_variant": variant,
+                                 "center": arm == "distilled" and at_centre})
     return rows
 
 
@@ -390,40 +405,92 @@ def _same_value(a: Any, b: Any) -> bool:
 
 def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None):
     """Train each distinct configuration once (runs named by config hash, so a rerun or a shared
-    centre point reuses it), then score it on the ablation datasets."""
+    centre point reuses it), then score it on the ablation datasets; a cell whose committed record
+    has the same identity is reused without training (qarepro.pipeline.cells)."""
     prof = stage.profile
     plan = list(plan if plan is not None else ablation_plan(stage))
-    teachers = stage.previous("02_teachers")["teachers"]
     datasets = prof.ablation.datasets or [prof.primary_dataset]
     rows = []
-    for r in plan:
-        card = r["card"]
-        cfg = card_config(stage, card, teacher=teachers[card]["teacher"], overrides=r["overrides"])
-        h = run_identity(config_dict(cfg))
-        distilled = stage.previous("03_distill", card)
-        if h == distilled.get("config_hash"):
-            model, run = distilled["model"], distilled["run_dir"]  # the card's own run (03_distill)
-        else:
-            # named by config alone: a configuration two cards share (the no-distillation baseline,
-            # or e.g. T 5 / w 0.75 when both cards distil the same teacher) is trained once
-            prefix = "baseline" if _is_baseline(r) else "ablation"
-            cfg = card_config(stage, card, teacher=teachers[card]["teacher"], overrides=r["overrides"],
-                              run_name=f"{prefix}-{h}")
-            stage.configs[f"ablation:{card}:{h}"] = config_dict(cfg)
-            with stage.timed(f"train:{card}:{h}"):
-                model = str(train_or_reuse(cfg))
-            run = str(Path(model).parent)
-        with stage.timed(f"evaluate:{card}:{h}:{r['decoder']}"):
-            summary = evaluate_or_reuse(stage, f"ablation-{card}-{h}-{r['decoder']}", model, datasets, decoder=r["decoder"],
-                               out_dir=stage.results / "ablations" / card / f"{h}-{r['decoder']}")
+    for r in tqdm(plan, desc="ablation cells", unit="cell", mininterval=5):
+        cell = run_cell(stage, r, datasets)
         is_base = _is_baseline(r) and r["decoder"] == prof.decoder
         for ds in datasets:  # a reused evaluation may hold more datasets than this grid asks for
-            m = summary["results"][ds]["metrics"]
-            rows.append({"card": card, "factor": r["factor"], "value": r["value"], "seed": r["seed"],
-                         "arm": r.get("arm"), "decoder": r["decoder"], "center": r["center"], "run": h, "dataset": ds,
-                         "exact": m["exact"], "f1": m["f1"], "HasAns_f1": m.get("HasAns_f1"),
-                         "NoAns_f1": m.get("NoAns_f1"), "is_base": is_base, "metrics": m, "run_dir": run})
+            m = cell["summary"]["results"][ds]["metrics"]
+            rows.append({"card": r["card"], "factor": r["factor"], "value": r["value"], "seed": r["seed"],
+                         "arm": r.get("arm"), "decoder": r["decoder"], "center": r["center"], "run": cell["hash"],
+                         "dataset": ds, "exact": m["exact"], "f1": m["f1"], "HasAns_f1": m.get("HasAns_f1"),
+                         "NoAns_f1": m.get("NoAns_f1"), "is_base": is_base, "metrics": m, "run_dir": cell["run_dir"],
+                         "eval_dir": cell["eval_dir"], "teacher_variant": r.get("teacher_variant"),
+                         "reused_cell": cell["reused"], **cell["teacher_facts"]})
     return pd.DataFrame(rows)
+
+
+def run_cell(stage: Stage, r: Mapping[str, Any], datasets: Sequence[str], *, wait: bool = True,
+             build: bool = True) -> dict[str, Any] | None:
+    """One row of the plan: its committed cell when the identity matches, else trained and scored
+    (under the cell's lock; with wait off, None when another worker holds it; with build off, None
+    when the cell is not there)."""
+    card, variant = r["card"], r.get("teacher_variant") or PROFILE_TEACHER
+    distilled_row = not _is_baseline(r)
+    teacher = cells.teacher_path(stage, card, variant) if distilled_row else None
+    cfg = card_config(stage, card, teacher=teacher if distilled_row else False, overrides=r["overrides"])
+    h = run_identity(config_dict(cfg))
+    out_dir = stage.results / "ablations" / card / f"{h}-{r['decoder']}"
+    teacher_fp = None
+    if distilled_row and build:
+        teacher_fp = cells.teacher_record(stage, card, variant, cells.largest_train_size(stage))["fingerprint"]
+    elif distilled_row:  # only look: a teacher never recorded has no cells yet
+        teacher_fp = cells.recorded_teacher(stage, card, variant).get("fingerprint")
+        if teacher_fp is None:
+            return None
+    identity = cells.cell_identity(stage, cfg, datasets, eval_settings(stage.profile, r["decoder"]), teacher_fp)
+    base = {"hash": h, "eval_dir": str(out_dir)}
+    with cells.cell_lock(out_dir, wait=wait) as locked:
+        if not locked:
+            return None
+        summary = cells.reusable(out_dir, identity, datasets)
+        if summary is not None:
+            facts = qio.read_json(out_dir / cells.CELL_FILE)
+            return {**base, "summary": summary, "run_dir": facts.get("run_dir"), "reused": True,
+                    "teacher_facts": facts.get("teacher_facts", {})}
+        if not build:
+            return None
+        return {**base, **_build_cell(stage, r, cfg, teacher, out_dir, identity)}
+
+
+def _build_cell(stage: Stage, r: Mapping[str, Any], cfg, teacher: str | None, out_dir: Path,
+                identity: Mapping[str, Any]) -> dict[str, Any]:
+    card, variant = r["card"], r.get("teacher_variant") or PROFILE_TEACHER
+    h = run_identity(config_dict(cfg))
+    model = run = None
+    with contextlib.suppress(PipelineError):  # no 03 record (a grid worker started before it): train here
+        distilled = stage.previous("03_distill", card)
+        if h == distilled.get("config_hash") and Path(distilled["model"]).exists():
+            model, run = distilled["model"], distilled["run_dir"]  # the card's own run (03_distill)
+    if model is None:
+        if teacher:
+            cells.ensure_teacher(stage, card, variant)
+        # named by config alone: a configuration two cards share (the no-distillation baseline,
+        # or e.g. T 5 / w 0.75 when both cards distil the same teacher) is trained once
+        prefix = "baseline" if _is_baseline(r) else "ablation"
+        cfg = card_config(stage, card, teacher=teacher if teacher else False, overrides=r["overrides"],
+                          run_name=f"{prefix}-{h}")
+        stage.configs[f"ablation:{card}:{h}"] = config_dict(cfg)
+        with stage.timed(f"train:{card}:{h}"):
+            model = str(train_or_reuse(cfg))
+        run = str(Path(model).parent)
+    with stage.timed(f"evaluate:{card}:{h}:{r['decoder']}"):
+        summary = evaluate_or_reuse(stage, f"ablation-{card}-{h}-{r['decoder']}", model, list(identity["eval_data"]),
+                                    decoder=r["decoder"], out_dir=out_dir)
+    teacher_facts = {}
+    if teacher:
+        questions = config_dict(cfg).get("max_train_examples")
+        teacher_facts = {"teacher_entropy": cells.cell_target_entropy(cfg),
+                         "teacher_train_f1": cells.teacher_train_f1(stage, card, variant, questions)}
+    cells.record_cell(out_dir, identity, {"card": card, "row": {k: r[k] for k in ("factor", "value", "seed")},
+                                          "arm": r.get("arm"), "teacher_variant": variant, "run_dir": run,
+                                          "train": train_metrics(model), "teacher_facts": teacher_facts})
+    return {"summary": summary, "run_dir": run, "reused": False, "teacher_facts": teacher_facts}
 
 
 def distillation_gain(runs) -> list[dict[str, Any]]:
@@ -457,7 +524,9 @@ def distillation_gain(runs) -> list[dict[str, Any]]:
 
 
 def gather(stage: Stage) -> dict[str, Any]:
-    """Everything the report compares: evaluations (04), ablation runs (05), configs (03)."""
+    """Everything the report compares: evaluations (04), ablation runs (05), configs (03); only when
+    every stage ran under this profile (pipeline.consistency)."""
+    check_one_profile(stage.profile, upto="05_ablations")
     ev = stage.previous("04_evaluate")
     ab = stage.previous("05_ablations")
     configs = {card: stage.previous("03_distill", card).get("config", {}) for card in stage.profile.cards}

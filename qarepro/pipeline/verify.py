@@ -7,7 +7,8 @@ from typing import Any
 
 from .. import io as qio
 from .. import paths, provenance, report
-from .layout import results_dir, resolve_model, short_path
+from .consistency import check_one_profile
+from .layout import PipelineError, results_dir, resolve_model, short_path
 from .profile import Profile
 from .runner import dataset_problems, say
 from .runs import evaluate_or_reuse
@@ -20,6 +21,11 @@ def verify(profile: Profile) -> int:
     cards = [c for c, p in profile.plans.items() if p.published]
     if not cards:
         print(f"qarepro: profile {profile.name} names no published checkpoint: nothing to verify", file=sys.stderr)
+        return 2
+    try:
+        check_one_profile(profile)
+    except PipelineError as err:
+        print(f"qarepro verify: {err}", file=sys.stderr)
         return 2
     stage = start("04_evaluate", profile)
     wanted = list(dict.fromkeys(d for c in cards for d in report.load_claims(c).datasets() if d in profile.eval_datasets))

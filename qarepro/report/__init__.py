@@ -11,6 +11,7 @@ without running a model; the notebooks pass it what the stages wrote. One concer
     figures      the report figures
     pages        notebooks rendered to HTML; small self-contained pages
     sections     report sections the notebooks show (claims, models, speed, figures or why there is none)
+    evidence     per-cell gains from per-question scores: seed t, two-level bootstrap, pooled trend
 
 Every public name is importable as `qarepro.report.<name>`, as the notebooks use it.
 """
@@ -39,6 +40,8 @@ from .pages import DETAIL_TAG, html_page, render_notebook
 from .sections import (
     PAIRED_TEXT, claims_markdown, paired_gains, show_ablations, show_claims, show_hasans_noans, show_metrics_detail,
     show_models, show_paired_gains, show_speed, show_threshold_curves, show_training)
+from .evidence import (answer, evidence_display, evidence_record, evidence_table, show_evidence, teacher_finding,
+                       trend_display, trend_table)
 
 __all__ = [
     "qclaims", "Claims", "load_all", "load_claims", "WITHIN", "OUTSIDE", "NOT_RUN", "NOT_COMPARABLE",
@@ -58,4 +61,6 @@ __all__ = [
     "metrics_detail", "models_table", "readable", "speed_comparison", "speed_display", "speed_frame", "teacher_rows",
     "timings", "training_table", "claims_markdown", "show_ablations", "show_claims", "show_hasans_noans",
     "show_metrics_detail", "show_models", "show_speed", "show_threshold_curves", "show_training",
+    "paired_headline", "show_paired_gains", "answer", "evidence_display", "evidence_record", "evidence_table",
+    "show_evidence", "teacher_finding", "trend_display", "trend_table",
 ]

@@ -8,20 +8,14 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
+from .. import stats
 from ..claims import load_all
 from .labels import GAIN_NOT_SHOWN, GAIN_REVERSED, GAIN_SHOWN, INTERVAL_NAME, NOT_RUN
 
 
-# two-sided 95% Student t quantiles by degrees of freedom (n seeds - 1)
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-         10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
-
-
 def t975(df: int) -> float:
-    if df <= 0:
-        return float("nan")
-    keys = sorted(_T975)
-    return _T975[max(k for k in keys if k <= df)] if df < 30 else 1.96 + 2.4 / df
+    """qarepro.stats.t975, NaN where there is no degree of freedom (one seed)."""
+    return stats.t975(df) if df > 0 else float("nan")
 
 
 def seed_stats(values: Sequence[float]) -> dict[str, Any]:

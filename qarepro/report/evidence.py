@@ -1,0 +1,248 @@
+"""The evidence a reviewer asks of a paired grid, from its committed per-question scores: per cell
+(card setting x factor value) the paired gain with three intervals, the gain's trend in the training
+size pooled over sizes, the teacher's facts per cell, and the sentences that answer the question.
+
+A cell's per-question file (written by qarepro.evaluate) sits at <eval_dir>/<dataset>/questions.csv.gz
+for each run of the grid; gains are in F1 points (per-question F1 x 100). Intervals:
+  seed t     per-seed paired gains (mean over questions), Student t over seeds
+  bootstrap  seeds and questions drawn with replacement, crossed (qarepro.stats.two_level_interval)
+  trend      gain = level + slope * (log2 size - centre), per-seed points, t and bootstrap
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .. import paths, stats
+from ..evaluate import QUESTION_SCORES, read_question_scores
+from .gains import runs_frame
+
+SIZE_FACTOR = "train_size"
+BOOTSTRAP_SEED = 0  # the bootstrap's generator: the same records give the same intervals
+NO_KD = "no distillation"
+
+
+def _questions(eval_dir: Any, dataset: str) -> pd.Series | None:
+    if not isinstance(eval_dir, str) or not eval_dir:
+        return None
+    f = Path(paths.resolve(eval_dir)) / dataset / QUESTION_SCORES
+    if not f.is_file():
+        return None
+    scores = read_question_scores(f)
+    return pd.Series(100.0 * scores["f1"].to_numpy(), index=scores["id"].to_numpy())
+
+
+def cell_matrices(runs: Any, dataset: str) -> dict[tuple[str, str, Any], dict[str, Any]]:
+    """Per (card, factor, value): the seeds, and D [seeds, questions] = distilled F1 - baseline F1 per
+    question at the same seed, over the questions both scored (every seed is scored on the same ones)."""
+    df = runs_frame(runs)
+    if not len(df) or "arm" not in df or "eval_dir" not in df:
+        return {}
+    df = df[df["arm"].notna() & (df["dataset"] == dataset)]
+    out = {}
+    for (card, factor, value), g in df.groupby(["card", "factor", "value"], sort=False):
+        rows, seeds = [], []
+        for seed, gs in g.groupby("seed"):
+            d = gs[gs["arm"] == "distilled"]
+            b = gs[gs["arm"] == "baseline"]
+            if not (len(d) and len(b)):
+                continue
+            qd, qb = _questions(d["eval_dir"].iloc[0], dataset), _questions(b["eval_dir"].iloc[0], dataset)
+            if qd is None or qb is None:
+                continue
+            common = qd.index.intersection(qb.index)
+            rows.append((qd[common] - qb[common]))
+            seeds.append(int(seed))
+        if not rows:
+            continue
+        ids = rows[0].index
+        for r in rows[1:]:
+            ids = ids.intersection(r.index)
+        matrix = np.stack([r[ids].to_numpy() for r in rows])
+        teacher = g[g["arm"] == "distilled"]
+        out[(card, factor, value)] = {
+            "seeds": seeds, "diffs": matrix,
+            "distilled": float(teacher.groupby("seed")["f1"].mean().mean()),
+            "base": float(g[g["arm"] == "baseline"].groupby("seed")["f1"].mean().mean()),
+            "teacher_entropy": _mean(teacher, "teacher_entropy"),
+            "teacher_train_f1": _mean(teacher, "teacher_train_f1"),
+        }
+    return out
+
+
+def _mean(df: pd.DataFrame, col: str) -> float | None:
+    if col not in df:
+        return None
+    v = pd.to_numeric(df[col], errors="coerce").dropna()
+    return float(v.mean()) if len(v) else None
+
+
+def evidence_table(runs: Any, dataset: str) -> pd.DataFrame:
+    """One row per card setting and factor value: both students' F1, the paired gain with its seed
+    t-interval and its two-level bootstrap interval, and the teacher's facts for that cell."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    rows = []
+    for (card, factor, value), cell in cell_matrices(runs, dataset).items():
+        d = cell["diffs"]
+        t = stats.seed_t_interval(d.mean(axis=1))
+        b = stats.two_level_interval(d, rng)
+        rows.append({"card": card, "factor": factor, "value": value, "dataset": dataset,
+                     "seeds": len(cell["seeds"]), "questions": d.shape[1],
+                     "no distillation F1": cell["base"], "distilled F1": cell["distilled"], "gain": t.estimate,
+                     "seed t low": t.low, "seed t high": t.high, "bootstrap low": b.low, "bootstrap high": b.high,
+                     "positive seeds": f"{int((d.mean(axis=1) > 0).sum())} of {d.shape[0]}",
+                     "teacher target entropy (nats)": cell["teacher_entropy"],
+                     "teacher training-set F1": cell["teacher_train_f1"]})
+    return pd.DataFrame(rows)
+
+
+def trend_table(runs: Any, dataset: str) -> pd.DataFrame:
+    """Per card: the gain pooled over training sizes, at the centre size and per doubling."""
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    by_card: dict[str, dict[int, np.ndarray]] = {}
+    for (card, factor, value), cell in cell_matrices(runs, dataset).items():
+        if factor == SIZE_FACTOR:
+            by_card.setdefault(card, {})[int(value)] = cell["diffs"]
+    rows = []
+    for card, cells in by_card.items():
+        n_q = {c.shape[1] for c in cells.values()}
+        if len(cells) < 2 or len(n_q) != 1:
+            continue
+        tr = stats.pooled_trend(cells, rng)
+        rows.append({"card": card, "dataset": dataset, "sizes": ", ".join(str(n) for n in sorted(cells)),
+                     **tr.as_dict()})
+    return pd.DataFrame(rows)
+
+
+def interval(low: Any, high: Any, digits: int = 2) -> str:
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return "–"
+    return f"{low:+.{digits}f} to {high:+.{digits}f}"
+
+
+def evidence_display(table: pd.DataFrame, factor: str | None = None) -> pd.DataFrame:
+    """The evidence table as a report shows it: rounded, intervals as text, one factor if given."""
+    if not len(table):
+        return table
+    t = table if factor is None else table[table["factor"] == factor]
+    return pd.DataFrame({
+        "card setting": t["card"], "factor": t["factor"], "value": t["value"], "seeds": t["seeds"],
+        "questions": t["questions"],
+        "no distillation F1": t["no distillation F1"].round(2), "distilled F1": t["distilled F1"].round(2),
+        "gain (F1 points)": t["gain"].round(2),
+        "95% seed t-interval": [interval(a, b) for a, b in zip(t["seed t low"], t["seed t high"])],
+        "95% bootstrap (seeds x questions)": [interval(a, b) for a, b in zip(t["bootstrap low"], t["bootstrap high"])],
+        "positive seeds": t["positive seeds"],
+        "teacher target entropy (nats)": t["teacher target entropy (nats)"].round(3),
+        "teacher training-set F1": t["teacher training-set F1"].round(2),
+    })
+
+
+def trend_display(trend: pd.DataFrame) -> pd.DataFrame:
+    if not len(trend):
+        return trend
+    return pd.DataFrame({
+        "card setting": trend["card"], "sizes": trend["sizes"],
+        "pooled gain at the centre size": trend["level_t_estimate"].round(2),
+        "centre size (questions)": trend["centre_size"].round(0).astype(int),
+        "95% t": [interval(a, b) for a, b in zip(trend["level_t_low"], trend["level_t_high"])],
+        "95% bootstrap": [interval(a, b) for a, b in zip(trend["level_boot_low"], trend["level_boot_high"])],
+        "gain per doubling": trend["slope_t_estimate"].round(2),
+        "95% t ": [interval(a, b) for a, b in zip(trend["slope_t_low"], trend["slope_t_high"])],
+        "95% bootstrap ": [interval(a, b) for a, b in zip(trend["slope_boot_low"], trend["slope_boot_high"])],
+    })
+
+
+def _sign(low: Any, high: Any) -> str:
+    if low is None or high is None:
+        return "one seed: no interval"
+    if low > 0:
+        return "above zero"
+    if high < 0:
+        return "below zero"
+    return "spans zero"
+
+
+def answer(table: pd.DataFrame, trend: pd.DataFrame, dataset: str) -> list[str]:
+    """Sentences that answer "does distillation help here, by how much, and does the gain grow with
+    data", each with the interval it rests on; and what the teacher factor says."""
+    lines = []
+    sizes = table[(table["factor"] == SIZE_FACTOR) & (table["dataset"] == dataset)] if len(table) else table
+    for card, g in (sizes.groupby("card", sort=False) if len(sizes) else []):
+        g = g.assign(_n=pd.to_numeric(g["value"])).sort_values("_n")
+        parts = [f"{int(r['_n']):,} questions: {r['gain']:+.2f} (bootstrap {interval(r['bootstrap low'], r['bootstrap high'])}, "
+                 f"{_sign(r['bootstrap low'], r['bootstrap high'])}; {r['seeds']} seeds)" for _, r in g.iterrows()]
+        lines.append(f"**{card}** on {dataset}: distilled minus no distillation, F1 points, at " + "; ".join(parts) + ".")
+        tr = trend[trend["card"] == card] if len(trend) else trend
+        if len(tr):
+            r = tr.iloc[0]
+            lines.append(f"Pooled over sizes, the gain changes by {r['slope_t_estimate']:+.2f} F1 per doubling of the "
+                         f"training data (bootstrap {interval(r['slope_boot_low'], r['slope_boot_high'])}, "
+                         f"{_sign(r['slope_boot_low'], r['slope_boot_high'])}): "
+                         + ("it grows with data." if (r["slope_boot_low"] or 0) > 0 else
+                            "it shrinks with data." if (r["slope_boot_high"] or 0) < 0 else
+                            "whether it grows with data is not resolved."))
+    lines += teacher_finding(table, dataset)
+    return lines
+
+
+def teacher_finding(table: pd.DataFrame, dataset: str) -> list[str]:
+    """What the teacher factor says about why the gain fell: a weaker teacher whose softer targets
+    give a larger gain supports the soft-target hypothesis; no difference supports undertraining."""
+    t = table[(table["factor"] == "teacher") & (table["dataset"] == dataset)] if len(table) else table
+    lines = []
+    for card, g in (t.groupby("card", sort=False) if len(t) else []):
+        if len(g) < 2:
+            continue
+        rows = {r["value"]: r for _, r in g.iterrows()}
+        own, other = rows.get("finetuned"), next((r for v, r in rows.items() if v != "finetuned"), None)
+        if own is None or other is None:
+            continue
+        diff_low, diff_high = other["bootstrap low"] - own["bootstrap high"], other["bootstrap high"] - own["bootstrap low"]
+        softer = (other["teacher target entropy (nats)"] or 0) > (own["teacher target entropy (nats)"] or 0)
+        if other["bootstrap low"] > own["bootstrap high"] and softer:
+            verdict = ("supports the soft-target hypothesis: the teacher with softer targets gives the larger gain, "
+                       "and the bootstrap intervals do not overlap")
+        elif own["bootstrap low"] > other["bootstrap high"]:
+            verdict = "supports neither hypothesis as stated: the stronger, sharper teacher gives the larger gain"
+        else:
+            verdict = ("supports neither hypothesis on its own: the two teachers' gains are not resolved apart "
+                       "(their bootstrap intervals overlap)")
+        lines.append(f"Teacher factor, **{card}**: gain {own['gain']:+.2f} with the profile's teacher (training-set F1 "
+                     f"{own['teacher training-set F1']:.1f}, target entropy {own['teacher target entropy (nats)']:.2f} nats) "
+                     f"against {other['gain']:+.2f} with the {other['value']} teacher (training-set F1 "
+                     f"{other['teacher training-set F1']:.1f}, entropy {other['teacher target entropy (nats)']:.2f} nats); "
+                     f"this {verdict} (difference of the intervals' ends: {diff_low:+.2f} to {diff_high:+.2f}).")
+    return lines
+
+
+def show_evidence(runs: Any, datasets: list[str]) -> dict[str, pd.DataFrame]:
+    """The evidence section of 05 and 06: per headline dataset the answer, the per-cell table and
+    the pooled trend. Returns the tables (for the stage JSON)."""
+    from IPython.display import Markdown, display  # deferred: notebooks only
+
+    from .tables import display_table  # deferred with IPython: the section is for notebooks
+
+    out = {}
+    for ds in datasets:
+        table, trend = evidence_table(runs, ds), trend_table(runs, ds)
+        out[ds] = table
+        if not len(table):
+            display(Markdown(f"*{ds}*: no per-question records for this run's paired cells (the run predates them, "
+                             "or no paired cell has finished)."))
+            continue
+        display(Markdown("\n\n".join(answer(table, trend, ds))))
+        display(display_table(evidence_display(table)))
+        if len(trend):
+            display(display_table(trend_display(trend)))
+    return out
+
+
+def evidence_record(tables: Mapping[str, pd.DataFrame], runs: Any) -> dict[str, Any]:
+    """The evidence tables and trends as plain data for a stage JSON."""
+    return {ds: {"cells": t.to_dict(orient="records"), "trend": trend_table(runs, ds).to_dict(orient="records")}
+            for ds, t in tables.items()}

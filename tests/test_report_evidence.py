@@ -1,0 +1,83 @@
+"""qarepro.report.evidence: per-cell gains from per-question records, their intervals and the answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qarepro import evaluate, report, stats
+
+DS = "squad-validation"
+IDS = [f"q{i}" for i in range(40)]
+
+
+def _cell(tmp_path, name, f1):
+    folder = tmp_path / name
+    frame = pd.DataFrame({"id": IDS, "exact": (np.asarray(f1) > 0.5).astype(int), "f1": f1, "na_prob": 0.0})
+    evaluate.write_question_scores(frame, folder / DS / evaluate.QUESTION_SCORES)
+    return str(folder)
+
+
+def _runs(tmp_path, gain_by_size, factor="train_size", card="c", noise=0.05):
+    rng = np.random.default_rng(1)
+    rows = []
+    for value, gain in gain_by_size.items():
+        for seed in (42, 43, 44):
+            base = rng.uniform(0.2, 0.6, size=len(IDS))
+            for arm, f1 in (("baseline", base), ("distilled", np.clip(base + gain / 100 + rng.normal(0, noise, len(IDS)), 0, 1))):
+                rows.append({"card": card, "factor": factor, "value": value, "seed": seed, "arm": arm, "dataset": DS,
+                             "f1": 100 * f1.mean(), "eval_dir": _cell(tmp_path, f"{card}-{factor}-{value}-{seed}-{arm}", f1),
+                             "teacher_entropy": 2.0 if arm == "distilled" else None,
+                             "teacher_train_f1": 70.0 if arm == "distilled" else None})
+    return pd.DataFrame(rows)
+
+
+def test_the_cell_gain_is_the_mean_per_question_difference_with_both_intervals(tmp_path):
+    runs = _runs(tmp_path, {500: 4.0, 1000: 4.0})
+    table = report.evidence_table(runs, DS)
+    assert list(table["value"]) == [500, 1000] and (table["seeds"] == 3).all() and (table["questions"] == 40).all()
+    cells = report.evidence.cell_matrices(runs, DS)
+    d = cells[("c", "train_size", 500)]["diffs"]
+    row = table.iloc[0]
+    assert row["gain"] == pytest.approx(d.mean())
+    t = stats.seed_t_interval(d.mean(axis=1))
+    assert (row["seed t low"], row["seed t high"]) == (pytest.approx(t.low), pytest.approx(t.high))
+    assert row["bootstrap low"] < row["gain"] < row["bootstrap high"]
+    assert row["teacher target entropy (nats)"] == 2.0 and row["teacher training-set F1"] == 70.0
+    # the paired difference of the means of both students is the cell's gain
+    assert row["distilled F1"] - row["no distillation F1"] == pytest.approx(row["gain"], abs=1e-3)  # scores kept to 6 digits
+
+
+def test_a_growing_gain_is_found_by_the_trend_and_said(tmp_path):
+    runs = _runs(tmp_path, {500: 0.0, 1000: 5.0, 2000: 10.0}, noise=0.01)
+    trend = report.trend_table(runs, DS)
+    (r,) = trend.to_dict(orient="records")
+    assert r["slope_t_estimate"] == pytest.approx(5.0, abs=0.5) and r["slope_boot_low"] > 0
+    text = " ".join(report.answer(report.evidence_table(runs, DS), trend, DS))
+    assert "it grows with data" in text and "500 questions" in text and "2,000 questions" in text
+
+
+def test_runs_without_records_give_an_empty_table():
+    old = pd.DataFrame([{"card": "c", "factor": "train_size", "value": 500, "seed": 42, "arm": "distilled",
+                         "dataset": DS, "f1": 10.0}])
+    assert report.evidence_table(old, DS).empty and report.trend_table(old, DS).empty
+
+
+def test_the_teacher_finding_names_the_hypothesis_the_numbers_support(tmp_path):
+    runs = _runs(tmp_path, {"finetuned": 0.5, "card-optimiser": 8.0}, factor="teacher", noise=0.01)
+    runs.loc[(runs["value"] == "card-optimiser") & (runs["arm"] == "distilled"), "teacher_entropy"] = 3.0
+    (line,) = report.teacher_finding(report.evidence_table(runs, DS), DS)
+    assert "supports the soft-target hypothesis" in line
+    runs = _runs(tmp_path, {"finetuned": 2.0, "card-optimiser": 2.0}, factor="teacher", noise=0.3)
+    (line,) = report.teacher_finding(report.evidence_table(runs, DS), DS)
+    assert "not resolved apart" in line
+
+
+def test_question_scores_round_trip_with_the_same_bytes(tmp_path):
+    frame = pd.DataFrame({"id": ["001", "a"], "exact": [1, 0], "f1": [1.0, 1 / 3], "na_prob": [0.0, 0.25]})
+    a = evaluate.write_question_scores(frame, tmp_path / "a" / evaluate.QUESTION_SCORES)
+    b = evaluate.write_question_scores(frame, tmp_path / "b" / evaluate.QUESTION_SCORES)
+    assert a.read_bytes() == b.read_bytes()
+    back = evaluate.read_question_scores(a)
+    assert list(back["id"]) == ["001", "a"] and back["f1"].iloc[1] == pytest.approx(1 / 3, rel=1e-5)
