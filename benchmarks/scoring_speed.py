@@ -149,7 +149,7 @@ def plot(record: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     ax.bar(labels, med, yerr=err, capsize=4, color=["#999999", "#4c72b0", "#55a868"])
     for i, n in enumerate(names[1:], start=1):
-        ax.annotate(f"{record['ratio_to_bare'][n]['median']:.2f}x bare", (i, med[i]), ha="center",
+        ax.annotate(f"{record['ratio_to_bare'][n]['median']:.2f}x bare", (i, w[n]["max"]), ha="center",
                     va="bottom", xytext=(0, 6), textcoords="offset points")
     ax.set_ylabel("windows per second")
     ax.set_title(f"Scoring {record['questions']:,} questions ({record['windows']:,} windows), "
