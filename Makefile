@@ -50,9 +50,9 @@ verify: | $(VENV)/.installed ## Score only the published checkpoints of PROFILE 
 	$(QAREPRO) verify --profile $(PROFILE)
 
 LAB_PORT ?= 8888
-lab: | $(VENV)/.installed ## JupyterLab on notebooks/ (127.0.0.1) with the project's kernel; QAREPRO_PROFILE=pocket-cpu picks the profile the notebooks use (default smoke)
+lab: | $(VENV)/.installed ## JupyterLab on notebooks/ (127.0.0.1) with the project's kernel; a notebook's own profile wins, QAREPRO_PROFILE only fills profile = None (else smoke); results go to outputs/lab/PROFILE/
 	$(PY) -c 'from qarepro.pipeline import ensure_kernel; ensure_kernel()'
-	QAREPRO_PROFILE=$(or $(QAREPRO_PROFILE),smoke) $(PY) -m jupyterlab --notebook-dir=$(NB) \
+	$(PY) -m jupyterlab --notebook-dir=$(NB) \
 	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) --MappingKernelManager.default_kernel_name=python3 --allow-root
 
 rehearse: | $(VENV)/.installed ## The hub path rehearsed: reproduce + verify PROFILE=rehearsal against a loopback hub (outputs/bench/hub_rehearsal.json)

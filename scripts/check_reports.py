@@ -10,7 +10,14 @@ For each `outputs/reports/<profile>/NN_*.html` (the reports, code hidden; `--ful
   - a table cell holds an unrounded number (six or more decimals: pandas' default display),
   - a table is truncated (a "…" / "..." cell, or pandas' "N rows × M columns" footer),
   - an image did not load (no pixels), or a figure was printed as "<Figure size …>" instead,
-  - the page shows an absolute path of this machine (the checkout, a home or temp folder).
+  - the page shows an absolute path of this machine (the checkout, a home or temp folder),
+  - a table cell reads "None" or "nan" (a missing value shown as Python writes it),
+  - a table holds the same row twice (equal in every cell but the card naming it),
+  - a figure is empty or a placeholder (almost no ink: e.g. a blank panel saying "no runs"),
+  - a table cell is cut (its text ends in "…" or "...": pandas' column width),
+  - a table shows pandas' row numbers (its index),
+  - two reports of the run give one claim different verdicts (the same card, claim, metric and
+    model: "outside" in one, "not comparable" in another).
 A full-page screenshot of each page goes to `--shots` as `<profile>-<name>.png` (only with
 --shots). Exit status 1 if any page fails.
 
@@ -39,7 +46,57 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 # Runs in the page; returns {problem kind: [examples]}.
 CHECK_JS = r"""
 (() => {
-  const out = {repr: [], unrounded: [], truncated: [], image: [], path: []};
+  const VERDICTS = VERDICT_WORDS;
+  const NAMING = ['card', 'cards'];   // a row repeated once per card
+  const MIN_INK = 0.012;
+  function headers(table) {
+    const rows = table.querySelectorAll('thead tr');
+    const last = rows.length ? rows[rows.length - 1] : null;
+    return last ? [...last.children].map(c => c.innerText.trim()) : [];
+  }
+  function headerOf(cell) {
+    const table = cell.closest('table');
+    const i = [...cell.parentElement.children].indexOf(cell);
+    return table ? JSON.stringify(headers(table)[i] || '?') : '?';
+  }
+  function verdictOf(text) {
+    for (const v of VERDICTS) if (text === v || text.endsWith(' ' + v) || text.endsWith(': ' + v)) return v;
+    return null;
+  }
+  // {key: card|claim|metric|model, verdict} for each verdict a claims table gives (wide or long form)
+  function verdictsOf(heads, cells) {
+    const at = name => heads.indexOf(name);
+    const [ci, li, mi] = [at('card'), at('claim'), at('metric')];
+    if (ci < 0 || li < 0 || mi < 0) return [];
+    const base = [cells[ci], cells[li], cells[mi]].join('|');
+    const found = [];
+    if (at('verdict') >= 0 && at('model') >= 0) {
+      const v = verdictOf(cells[at('verdict')]);
+      if (v) found.push({key: base + '|' + cells[at('model')], verdict: v});
+      return found;
+    }
+    heads.forEach((h, i) => {
+      if (['card', 'claim', 'metric', 'dataset', 'claimed', 'source', 'verdict'].includes(h)) return;
+      const v = verdictOf(cells[i] || '');
+      if (v) found.push({key: base + '|' + h, verdict: v});
+    });
+    return found;
+  }
+  // share of pixels that differ from the figure's background (its corner pixel)
+  function inkOf(img) {
+    if (!img.complete || !img.naturalWidth) return null;
+    const w = Math.min(img.naturalWidth, 600), h = Math.max(1, Math.round(img.naturalHeight * w / img.naturalWidth));
+    const c = document.createElement('canvas'); c.width = w; c.height = h;
+    const g = c.getContext('2d'); g.drawImage(img, 0, 0, w, h);
+    let d; try { d = g.getImageData(0, 0, w, h).data; } catch (e) { return null; }
+    const [r0, g0, b0] = [d[0], d[1], d[2]];
+    let ink = 0;
+    for (let i = 0; i < d.length; i += 4)
+      if (Math.abs(d[i] - r0) + Math.abs(d[i + 1] - g0) + Math.abs(d[i + 2] - b0) > 60) ink++;
+    return ink / (w * h);
+  }
+  const out = {repr: [], unrounded: [], truncated: [], image: [], path: [], none: [], duplicate: [], figure: [],
+               cut: [], index: [], verdicts: []};
   const reprRe = [/^\{.*:.*\}$/s, /^\[.*\]$/s, /^\(.*,.*\)$/s, /array\(/, /<[\w.]+ object at 0x/,
                   /\{'[^']*':/, /\['[^']*'/, /^(np|numpy)\./, /dtype[:=]/, /^Timestamp\(/];
   for (const cell of document.querySelectorAll('td, th')) {
@@ -48,6 +105,31 @@ CHECK_JS = r"""
     if (reprRe.some(r => r.test(t))) out.repr.push(t.slice(0, 80));
     if (/(^|[^\w.])-?\d+\.\d{6,}(?![\w.])/.test(t)) out.unrounded.push(t.slice(0, 80));
     if (t === '…' || t === '...') out.truncated.push('a "' + t + '" cell');
+    else if (/(…|\.\.\.)$/.test(t)) out.cut.push(t.slice(-60));
+    if (/^(None|nan|NaN)$/.test(t)) out.none.push(t + ' in column ' + headerOf(cell));
+  }
+  for (const table of document.querySelectorAll('table')) {
+    const heads = headers(table);
+    const named = heads.map(h => NAMING.includes(h.toLowerCase()));
+    const seen = new Map();
+    let index = 0;
+    for (const row of table.querySelectorAll('tbody tr')) {
+      const th = row.querySelector('th');
+      if (th && /^\d+$/.test(th.innerText.trim())) index++;
+      const all = [...row.children];
+      const offset = all.length - row.querySelectorAll('td').length;   // leading index cells
+      const cells = all.slice(offset).map(c => c.innerText.trim());
+      const hs = named.slice(named.length - cells.length);
+      const key = cells.filter((_, i) => !hs[i]).join(' | ');
+      if (cells.length >= 3 && key && seen.has(key)) out.duplicate.push(cells.join(' | ').slice(0, 100));
+      seen.set(key, true);
+      verdictsOf(heads.slice(heads.length - cells.length), cells).forEach(v => out.verdicts.push(v));
+    }
+    if (index >= 2) out.index.push('a table shows its row numbers (' + index + ' rows): ' + heads.slice(1, 4).join(' | '));
+  }
+  for (const img of document.images) {
+    const ink = inkOf(img);
+    if (ink !== null && ink < MIN_INK) out.figure.push((img.alt || 'a figure') + ': ' + (100 * ink).toFixed(2) + '% ink');
   }
   const text = document.body.innerText;
   for (const m of text.matchAll(/\d+ rows × \d+ columns/g)) out.truncated.push(m[0]);
@@ -169,10 +251,31 @@ def machine_paths() -> list[str]:
     return sorted(p for p in found if p and p != "/")
 
 
-def check(browser: Browser, page: Path) -> dict[str, list[str]]:
+def verdict_words() -> list[str]:
+    from qarepro.report import labels  # the words the reports write
+
+    return [labels.WITHIN, labels.OUTSIDE, labels.NOT_RUN, labels.NOT_COMPARABLE, labels.GAIN_SHOWN,
+            labels.GAIN_NOT_SHOWN, labels.GAIN_REVERSED]
+
+
+def check(browser: Browser, page: Path) -> dict[str, list]:
+    """The page's problems by kind; "verdicts" holds its claims' verdicts ({key, verdict}) for
+    `contradictions`, not a problem by itself."""
     browser.open(page.resolve().as_uri())
-    js = CHECK_JS.replace("PATHS", json.dumps(machine_paths()))
+    js = CHECK_JS.replace("PATHS", json.dumps(machine_paths())).replace("VERDICT_WORDS", json.dumps(verdict_words()))
     return {k: v for k, v in browser.evaluate(js).items() if v}
+
+
+def contradictions(verdicts: dict[str, list[dict]]) -> dict[str, list[str]]:
+    """{page: problems}: a claim (card, claim, metric, model) given different verdicts by two pages."""
+    first: dict[str, tuple[str, str]] = {}
+    out: dict[str, list[str]] = {}
+    for page, found in verdicts.items():
+        for v in found:
+            seen = first.setdefault(v["key"], (page, v["verdict"]))
+            if seen[1] != v["verdict"]:
+                out.setdefault(page, []).append(f"{v['key']}: {v['verdict']!r} here, {seen[1]!r} in {seen[0]}")
+    return out
 
 
 def main(argv=None) -> int:
@@ -195,25 +298,30 @@ def main(argv=None) -> int:
         print(f"check_reports: no reports in {folder}", file=sys.stderr)
         return 1
     browser = Browser(find_browser(), args.width)
-    failed = 0
+    found: dict[str, dict[str, list]] = {}
+    shots: dict[str, str] = {}
     try:
         for page in pages:
-            problems = check(browser, page)
-            shot = ""
+            found[page.name] = check(browser, page)
             if args.shots:
                 dest = Path(args.shots) / f"{args.profile}-{page.name.removesuffix('.html')}.png"
                 browser.screenshot(dest)
-                shot = f"  screenshot {dest}"
-            if problems:
-                failed += 1
-                print(f"FAIL {page.name}{shot}")
-                for kind, examples in problems.items():
-                    more = f" (+{len(examples) - 3} more)" if len(examples) > 3 else ""
-                    print(f"     {kind}: " + "; ".join(map(repr, examples[:3])) + more)
-            else:
-                print(f"ok   {page.name}{shot}")
+                shots[page.name] = f"  screenshot {dest}"
     finally:
         browser.close()
+    across = contradictions({name: f.pop("verdicts", []) for name, f in found.items()})
+    failed = 0
+    for name, problems in found.items():
+        if across.get(name):
+            problems["contradiction"] = across[name]
+        if problems:
+            failed += 1
+            print(f"FAIL {name}{shots.get(name, '')}")
+            for kind, examples in problems.items():
+                more = f" (+{len(examples) - 3} more)" if len(examples) > 3 else ""
+                print(f"     {kind}: " + "; ".join(map(repr, examples[:3])) + more)
+        else:
+            print(f"ok   {name}{shots.get(name, '')}")
     print(f"{args.profile}: {len(pages) - failed} of {len(pages)} reports pass")
     return 1 if failed else 0
 

@@ -21,11 +21,23 @@ from qarepro import paths, pipeline, report  # noqa: E402
 
 def main(profile: str) -> int:
     results = paths.results(profile)
+    prof = pipeline.load_profile(profile)
     ablations = qio.read_json(results / "05_ablations.json")
-    table = report.gain_table(qio.read_json(results / "04_evaluate.json"), ablations)
-    text = (f"F1 per dataset, profile `{profile}` (from outputs/{profile}/04_evaluate.json and "
-            f"05_ablations.json); mean ± sd over seeds.\n\n" + report.to_markdown(table))
-    primary = pipeline.load_profile(profile).primary_dataset
+    evaluated = paths.resolve(qio.read_json(results / "04_evaluate.json"))
+    distilled = {c: paths.resolve(qio.read_json(pipeline.target(profile, "03_distill", c)))
+                 for c in prof.cards if pipeline.target(profile, "03_distill", c).is_file()}
+    # every card setting that ran: a card without a seed grid in 05 adds its 03 student and that student's twin
+    every = pipeline.with_card_runs(ablations.get("runs", []), evaluated["models"], distilled, prof.cards)
+    ablations = {**ablations, "runs": every.to_dict(orient="records")}
+    table = report.gain_table(evaluated, ablations)
+    claims = report.claimed_gains()
+    text = (f"F1 per dataset, profile `{profile}` (from outputs/{profile}/03_distill-*.json, 04_evaluate.json and "
+            f"05_ablations.json); mean ± sd over seeds (a card setting run at one seed: its one score). The cards "
+            "claim their gains on one dataset each: "
+            + "; ".join(f"{c} {g['value']:+.1f} F1 on {g['dataset']} ({g['source']})" for c, g in claims.items())
+            + (" (not evaluated in this run)" if not any(g["dataset"] in prof.eval_datasets for g in claims.values()) else "")
+            + ".\n\n" + report.to_markdown(table))
+    primary = prof.primary_dataset
     for factor, records in (ablations.get("paired_gains") or {}).items():
         shown = report.paired_gain_display(pd.DataFrame(records), primary)
         if len(shown):

@@ -7,7 +7,7 @@ import ast
 import nbformat
 import pytest
 
-from qarepro import paths, pipeline
+from qarepro import paths, pipeline, rerender
 
 STAGES = pipeline.STAGES
 
@@ -29,13 +29,13 @@ def test_exactly_one_parameters_cell_of_plain_literals(stage):
         assert isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name), \
             f"{stage}: the parameters cell may only assign names"
         names[node.targets[0].id] = ast.literal_eval(node.value)  # raises unless a plain literal
-    assert names["profile"] == "smoke"
+    assert names["profile"] is None  # pipeline.start: $QAREPRO_PROFILE, else smoke; a typed profile wins
     if stage in pipeline.PER_CARD_STAGES:
         assert names["card"] in pipeline.load_profile("smoke").cards and names["overrides"] == {}
-    elif stage in ("05_ablations",):
-        assert set(names) == {"profile", "rerender"} and names["rerender"] is False
-    else:
-        assert set(names) == {"profile"}
+    if stage in rerender.FROM_RECORDS:  # qarepro rerender: the report again from the stage's own record
+        assert names["rerender"] is False
+    extra = {"card", "overrides"} if stage in pipeline.PER_CARD_STAGES else set()
+    assert set(names) == {"profile", *extra, *({"rerender"} if stage in rerender.FROM_RECORDS else ())}
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_committed_without_outputs_and_calls_the_library(stage):

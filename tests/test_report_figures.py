@@ -35,10 +35,9 @@ def test_plots_write_pngs(tmp_path):
         "claimed": lambda p: report.plot_claimed_vs_reproduced(table, path=p),
         "claimed_em": lambda p: report.plot_claimed_vs_reproduced(table, metric="exact", path=p),
         "hasans": lambda p: report.plot_hasans_noans(
-            {"m": {"f1": 50, "HasAns_f1": 40, "NoAns_f1": 60}, "n": {"metrics": {"f1": 1}}}, path=p),
+            {"m": {"f1": 50, "HasAns_f1": 40, "NoAns_f1": 60, "NoAns_total": 5}, "n": {"metrics": {"f1": 1}}}, path=p),
         "threshold": lambda p: report.plot_threshold_curves({"m": report.threshold_curve(gold, preds, na)}, path=p),
         "ablations": lambda p: report.plot_ablations(runs, path=p),
-        "ablations_empty": lambda p: report.plot_ablations(runs.iloc[0:0], path=p),
         "speed": lambda p: report.plot_speed(pd.DataFrame(
             [{"model": "teacher", "samples_per_s": 10.0, "latency_ms": 80.0},
              {"model": "student", "samples_per_s": 40.0, "latency_ms": 20.0}]), path=p),
@@ -51,6 +50,24 @@ def test_plots_write_pngs(tmp_path):
         fig = make(path)
         assert _is_png(path), name
         plt.close(fig)
+
+
+def test_no_figure_for_what_the_data_cannot_have_and_no_placeholders(tmp_path):
+    """No NoAns figure on a set without unanswerable questions, no threshold curve of one point, and
+    no blank "no runs" panels: the functions return None and write nothing (the report says why)."""
+    gold, preds, na = _toy()
+    empty = pd.DataFrame(columns=["card", "factor", "value", "seed", "f1", "center", "dataset"])
+    none = {
+        "hasans": report.plot_hasans_noans({"m": {"f1": 50, "HasAns_f1": 50, "HasAns_total": 9}}, path=tmp_path / "1.png"),
+        "threshold": report.plot_threshold_curves({"m": pd.DataFrame({"threshold": [0.5], "f1": [3.0]})},
+                                                  path=tmp_path / "2.png"),
+        "ablations": report.plot_ablations(empty, path=tmp_path / "3.png"),
+        "training": report.plot_training_curves({"r": pd.DataFrame()}, path=tmp_path / "4.png"),
+        "headline": report.plot_headline(empty, path=tmp_path / "5.png"),
+        "gain_by": report.plot_gain_by(report.paired_gain_summary(empty, "train_size"), dataset="d",
+                                       path=tmp_path / "6.png"),
+    }
+    assert none == dict.fromkeys(none) and not list(tmp_path.iterdir())
 
 
 def test_headline_figure_and_ablation_bars_are_over_seeds(tmp_path):
@@ -90,8 +107,9 @@ def test_gain_by_training_size_draws_the_seed_interval_each_seed_and_the_claims(
     dots = [c for c in ax.collections if c.get_offsets().shape[0] == 2]
     assert sorted(dots[0].get_offsets()[:, 1]) == [3.0, 5.0]
     legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
-    assert "+1.3" in legend and "+3.2" in legend and "95% t-interval" in legend
+    assert "+1.3" in legend and "95% t-interval" in legend
+    assert "+3.2" not in legend  # the bert card's claim: no bert card line is drawn here
     plt.close(fig)
     empty = report.plot_gain_by(paired.iloc[0:0], dataset="d1")
-    assert "no paired runs" in empty.axes[0].texts[0].get_text()
+    assert empty is None  # no paired runs: no figure
     plt.close(empty)

@@ -13,16 +13,20 @@ from tests.helpers import paired_runs as _paired_runs, seed_runs as _seed_runs
 
 
 def test_gain_table_means_over_seeds_beside_the_claimed_gain():
-    evaluated = {"models": {"t": {"role": "teacher", "metrics": {"d": {"f1": 70.0}}}}}
+    evaluated = {"models": {"t": {"role": "teacher", "metrics": {"d": {"f1": 70.0}, "squad_v2-validation": {"f1": 71.0}}}}}
     runs = []
     for seed, distilled, base in [(42, 60.0, 55.0), (43, 62.0, 57.0)]:
         runs.append({"card": "bert-medium-squad2-distilled", "dataset": "d", "factor": "seed", "seed": seed, "f1": distilled})
         runs.append({"card": "bert-medium-squad2-distilled", "dataset": "d", "factor": "baseline_seed", "seed": seed, "f1": base})
-    (row,) = report.gain_table(evaluated, {"runs": runs}).to_dict("records")
+    row, claimed_on = report.gain_table(evaluated, {"runs": runs}).to_dict("records")
     assert row["teacher"] == "70.00" and row["no distillation"] == "56.00 ± 1.41"
     assert row["bert-medium-squad2-distilled: distilled"] == "61.00 ± 1.41"
     assert row["bert-medium-squad2-distilled: gain"] == "+5.00"
-    assert row["bert-medium-squad2-distilled: claimed gain"] == "+3.2"
+    # the claim only on the row of the set it was made for (SQuAD 2.0 dev), "–" elsewhere
+    assert row["bert-medium-squad2-distilled: claimed gain"] == "–"
+    assert claimed_on["dataset"] == "squad_v2-validation" and claimed_on["bert-medium-squad2-distilled: claimed gain"] == "+3.2"
+    only_d = {"models": {"t": {"role": "teacher", "metrics": {"d": {"f1": 70.0}}}}}
+    assert not any(c.endswith("claimed gain") for c in report.gain_table(only_d, {"runs": runs}))  # no such row: no column
 
 
 def test_ablation_table_averages_datasets_and_compares_with_the_card_setting_at_the_same_seed():
@@ -38,10 +42,10 @@ def test_ablation_table_averages_datasets_and_compares_with_the_card_setting_at_
             runs.append({"card": card, "dataset": ds, "factor": "temperature", "value": t, "seed": 42,
                          "decoder": "hf", "f1": f1 + shift})
     table = report.ablation_table({"runs": runs})
-    assert list(table["factor"]) == ["seeds", "seeds", "temperature", "temperature"]
+    assert list(table["factor"]) == ["card setting", "no distillation", "temperature", "temperature"]
     rows = table.set_index("value").to_dict("index")
-    assert rows["card setting"]["mean f1"] == "67.00 ± 2.83" and rows["card setting"]["seeds"] == "42, 43"
-    assert rows["no distillation (w 0)"]["vs card setting"] == "-10.00"  # paired with seed 42 only
+    assert rows["the card's T and w"]["mean f1"] == "67.00 ± 2.83" and rows["the card's T and w"]["seeds"] == "42, 43"
+    assert rows["w 0"]["vs card setting"] == "-10.00"  # paired with seed 42 only
     assert rows["1.0"]["mean f1"] == "63.00" and rows["1.0"]["vs card setting"] == "-2.00"
     assert rows["5.0"]["vs card setting"] == "+0.00" and rows["5.0"]["seeds"] == "42"
     assert report.ablation_table({"runs": []}).empty

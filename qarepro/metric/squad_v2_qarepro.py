@@ -9,6 +9,11 @@
 Same inputs, keyword and output keys as `evaluate.load("squad_v2")`; the scoring is
 `qarepro.metrics.score`, the re-implementation of the official `evaluate-v2.0.py` that
 `qarepro score` runs (and that equals the official script on every key).
+
+One difference from `evaluate.load("squad_v2")`: `no_answer_probability` is declared float64, not
+float32, so a probability reaches the scorer as the float it was (0.3 stays 0.3, not
+0.30000001192...). With float32, a probability equal to the threshold rounds above or below it,
+and `best_*_thresh` comes back as 0.699999988 for 0.7 (tests/test_metric.py measures both).
 """
 
 import datasets
@@ -43,7 +48,7 @@ class SquadV2Qarepro(evaluate.Metric):
             description=_DESCRIPTION, citation=_CITATION, inputs_description=_KWARGS_DESCRIPTION,
             features=datasets.Features({
                 "predictions": {"id": datasets.Value("string"), "prediction_text": datasets.Value("string"),
-                                "no_answer_probability": datasets.Value("float32")},
+                                "no_answer_probability": datasets.Value("float64")},
                 "references": {"id": datasets.Value("string"),
                                "answers": datasets.features.Sequence({"text": datasets.Value("string"),
                                                                       "answer_start": datasets.Value("int32")})},

@@ -12,12 +12,14 @@ One concern per module; each imports only those above it in this list:
     steps      the functions the notebooks call, stage by stage
     runner     preflight, the offline switch, the kernel, papermill (run_stage)
     verify     published checkpoints against their claims
+    card_runs  every card setting that ran, as run records of the gain (03's student and its 05 twin)
     rerun      compare two output folders' metric values
     commands   run, preflight, verify, compare, stages (`qarepro <command>`, `python -m qarepro.pipeline`)
 
 The names below are what notebooks, scripts and tests use as `pipeline.<name>`.
 """
 
+from .card_runs import add_card_runs, card_setting_rows, with_card_runs
 from .commands import main
 from .layout import PipelineError, data_dir, models_dir, resolve_model, results_dir, short_path, target
 from .profile import (ABLATION_FACTORS, TINY_PREFIX, Ablations, CardPlan, Profile, Speed, TinyModel, eval_window,
@@ -37,6 +39,7 @@ from .steps import (BASELINE_SEED, ablation_plan, build_tiny_models, cache_table
 from .verify import verify
 
 __all__ = [
+    "add_card_runs", "card_setting_rows", "with_card_runs",
     "kernel_environment",
     "headline_datasets", "profile_fingerprint", "check_one_profile", "stage_disagreements", "run_cell",
     "ABLATION_FACTORS", "BASELINE_SEED", "GRID_TABLES", "NO_DISTILLATION", "PER_CARD_STAGES", "PROFILE_ENV",

@@ -63,7 +63,10 @@ def data_dir(profile: Profile) -> str | None:
 
 
 def short_path(p: str) -> str:
-    """`p` relative to the project, else to the outputs folder, else as given (for messages and tables)."""
+    """`p` relative to the project, else to the outputs folder, else as given (for messages and tables).
+    A relative `p` is returned as given: it is already relative, or no path at all (a hub id)."""
+    if not Path(p).is_absolute():
+        return p
     with contextlib.suppress(ValueError):
         return str(Path(p).resolve().relative_to(paths.ROOT))
     with contextlib.suppress(ValueError):

@@ -79,6 +79,7 @@ class Speed:
     examples: int = config.field(64, ge=1)
     batch_size: int = config.field(32, ge=1)
     latency_examples: int = config.field(16, ge=1)
+    repeats: int = config.field(3, ge=1)  # timings of each model: the reports give the median and the range
 
 
 @dataclass

@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,13 @@ PER_CARD_STAGES = ("03_distill",)
 STAGE_OUTPUT_ENV = "QAREPRO_STAGE_OUTPUT"   # set by the runner: where finish() writes (staging)
 
 
-PROFILE_ENV = "QAREPRO_PROFILE"            # make lab: the profile a notebook opened by hand uses
+PROFILE_ENV = "QAREPRO_PROFILE"            # make lab: the profile of a notebook whose parameter is None
+
+
+DEFAULT_PROFILE = "smoke"                  # a notebook run by hand with profile None and no QAREPRO_PROFILE
+
+
+LAB = "lab"                                # outputs/lab/<profile>/: where a notebook run by hand writes
 
 
 QUIET_ENV = (("TRANSFORMERS_VERBOSITY", "error"), ("TOKENIZERS_PARALLELISM", "false"),
@@ -53,26 +60,35 @@ class Stage:
     configs: dict[str, Any] = dataclasses.field(default_factory=dict)
     seeds: dict[str, Any] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    scratch: Path | None = None   # a notebook run by hand writes here (outputs/lab/<profile>), never to a target
+    rerender: bool = False        # the reports again from this stage's own record: nothing trained or scored
 
     @property
     def results(self) -> Path:
-        return results_dir(self.profile.name)
+        return self.scratch or results_dir(self.profile.name)
 
     @property
     def target(self) -> Path:
-        return target(self.profile.name, self.name, self.card)
+        return self.results / target(self.profile.name, self.name, self.card).name
 
     def figure(self, name: str) -> Path:
         stem = self.name + (f"-{self.card}" if self.card else "")
         return self.results / "figures" / f"{stem}-{name}.png"
 
     def previous(self, stage: str, card: str | None = None) -> dict[str, Any]:
+        """An earlier stage's record: by hand, the scratch folder's if that stage ran there, else make's."""
         path = target(self.profile.name, stage, card)
+        if self.scratch and (self.scratch / path.name).is_file():
+            path = self.scratch / path.name
         if not path.is_file():
             what = f"{stage}" + (f" for {card}" if card else "")
             raise PipelineError(f"{path} is missing: run {what} first "
                                 f"(`qarepro run {stage} --profile {self.profile.name}`, or make)")
         return paths.resolve(qio.read_json(path))  # records name paths relative to the project
+
+    def record(self) -> dict[str, Any]:
+        """This stage's own record (its JSON from the run being re-rendered)."""
+        return self.previous(self.name, self.card)
 
     @property
     def data_dir(self) -> str | None:
@@ -106,11 +122,25 @@ def device(profile: Profile) -> str:
     return resolve_device(None if profile.device == "auto" else profile.device)
 
 
-def start(stage: str, profile: str | Profile, card: str | None = None) -> Stage:
-    """Begin a stage in a notebook: quiet the libraries, load the profile, set threads."""
+def run_by_hand() -> bool:
+    """A notebook run in a Jupyter kernel without the runner (JupyterLab, `make lab`), not by papermill."""
+    if os.environ.get(STAGE_OUTPUT_ENV):
+        return False
+    ipython = sys.modules.get("IPython")  # imported by any kernel; never imported here
+    return "ipykernel" in sys.modules and ipython is not None and ipython.get_ipython() is not None
+
+
+def start(stage: str, profile: str | Profile | None, card: str | None = None, *, rerender: bool = False) -> Stage:
+    """Begin a stage in a notebook: quiet the libraries, load the profile, set threads.
+
+    `profile` is the notebook's parameter and always wins; None takes $QAREPRO_PROFILE, else
+    smoke. A notebook run by hand (`run_by_hand`) writes to a scratch folder, outputs/lab/<profile>/,
+    never to make's targets or a profile's committed results, and says so (its first output)."""
     quiet()
-    if os.environ.get(PROFILE_ENV) and not os.environ.get(STAGE_OUTPUT_ENV) and not isinstance(profile, Profile):
-        profile = os.environ[PROFILE_ENV]  # an interactive session (make lab), not the runner
+    origin = "the notebook's parameter"
+    if profile is None:
+        env = os.environ.get(PROFILE_ENV)
+        profile, origin = (env, f"${PROFILE_ENV}") if env else (DEFAULT_PROFILE, "the default")
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     if stage not in STAGES:
         raise PipelineError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
@@ -122,7 +152,14 @@ def start(stage: str, profile: str | Profile, card: str | None = None) -> Stage:
         if not torch.cuda.is_available():
             raise PipelineError(f"profile {prof.name} asks for device cuda, but torch sees no GPU "
                                 f"(use a GPU machine, or a profile with device: cpu or auto)")
-    return Stage(stage, prof, card, time.perf_counter())
+    st = Stage(stage, prof, card, time.perf_counter(), rerender=rerender)
+    if run_by_hand():
+        st.scratch = paths.outputs() / LAB / prof.name
+        print(f"Run by hand: profile {prof.name} (from {origin}). Results go to the scratch folder "
+              f"{paths.portable_text(str(st.scratch))}/, not to make's targets in "
+              f"{paths.portable_text(str(results_dir(prof.name)))}/; earlier stages are read from the scratch "
+              f"folder where they ran there, else from make's results.")
+    return st
 
 
 class _LongInputFilter(logging.Filter):

@@ -42,6 +42,13 @@ from .stage import Stage, device
 
 def data_prep(stage: Stage):
     """Load and validate every dataset of the profile; counts, fingerprints, where each came from."""
+    if stage.rerender:  # the table from the record: nothing loaded
+        rec = stage.record()
+        stage.fingerprints.update({k: v["fingerprint"] for k, v in rec["datasets"].items()})
+        rows = [{"dataset": k, **{c: v.get(c) for c in ("role", "questions", "answerable", "unanswerable", "articles",
+                                                        "paragraphs", "fingerprint")}, "source": short_path(v["source"])}
+                for k, v in rec["datasets"].items()]
+        return pd.DataFrame(rows), {"datasets": rec["datasets"], "fingerprints_file": rec.get("fingerprints_file")}
     folder = stage.data_dir
     rows, info = [], {}
     for key in stage.profile.datasets():
@@ -59,7 +66,7 @@ def data_prep(stage: Stage):
                      **({"hub": qdata.hub_source(key)} if from_hub else {})}
         rows.append({"dataset": key, "role": role, **counts, "fingerprint": fp, "source": short_path(origin)})
     fp_file = qio.write_json(stage.results / "fingerprints.json", {"profile": stage.profile.name, "datasets": stage.fingerprints})
-    return pd.DataFrame(rows), {"datasets": info, "fingerprints_file": str(fp_file)}
+    return pd.DataFrame(rows), {"datasets": info, "fingerprints_file": short_path(str(fp_file))}
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,6 +125,8 @@ def prepare_teachers(stage: Stage) -> dict[str, Any]:
     """Per card: the teacher (fine-tuned first where the profile says so), scored on every
     evaluation dataset, and its logits cached over the card's training features."""
     prof = stage.profile
+    if stage.rerender:
+        return stage.record()["teachers"]
     out: dict[str, Any] = {}
     for card, plan in prof.plans.items():
         init = resolve_model(plan.teacher, prof)
@@ -154,13 +163,8 @@ def prepare_teachers(stage: Stage) -> dict[str, Any]:
 
 
 def teacher_table(teachers: Mapping[str, Any]):
-    rows = []
-    for card, t in teachers.items():
-        for ds, m in t["metrics"].items():
-            rows.append({"card": card, "teacher": short_path(t["teacher"]), "fine-tuned here": t["finetuned"],
-                         "dataset": ds, "EM": m.get("exact"), "F1": m.get("f1"), "HasAns F1": m.get("HasAns_f1"),
-                         "NoAns F1": m.get("NoAns_f1"), "questions": m.get("total")})
-    return pd.DataFrame(rows).round(2)
+    """One row per teacher and dataset (a teacher two cards share is listed once)."""
+    return report.teacher_rows({c: {**t, "teacher": short_path(t["teacher"])} for c, t in teachers.items()})
 
 
 def cache_table(teachers: Mapping[str, Any]):
@@ -171,7 +175,9 @@ def cache_table(teachers: Mapping[str, Any]):
         rows.append({"card": card, "cache": short_path(t["teacher_cache"]), "rows (features)": meta.get("rows"),
                      "shape": " × ".join(map(str, meta["shape"])) if meta.get("shape") else None,
                      "dtype": meta.get("dtype"), "seconds": meta.get("seconds")})
-    return pd.DataFrame(rows)
+    # a cache two cards share is one row; "–" where its meta is not on disk (a re-rendered report)
+    return pd.DataFrame(rows).groupby(["cache"], sort=False, as_index=False).agg(
+        lambda v: ", ".join(dict.fromkeys(map(str, v))) if v.name == "card" else v.iloc[0]) if rows else pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,6 +186,9 @@ def cache_table(teachers: Mapping[str, Any]):
 
 def distill_card(stage: Stage, card: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train the card's student with its teacher from 02_teachers (logits from the cache)."""
+    if stage.rerender:
+        rec = stage.record()
+        return {k: rec[k] for k in ("card", "model", "run_dir", "config", "config_hash", "train")}
     teachers = stage.previous("02_teachers")["teachers"]
     cfg = card_config(stage, card, teacher=teachers[card]["teacher"], overrides=overrides,
                       run_name=f"distilled-{card}")
@@ -213,6 +222,8 @@ def models_to_evaluate(stage: Stage) -> list[dict[str, Any]]:
 
 
 def evaluate_all(stage: Stage) -> dict[str, Any]:
+    if stage.rerender:
+        return stage.record()["models"]
     models = models_to_evaluate(stage)
     out = {}
     for m in models:
@@ -245,9 +256,20 @@ def reproduced_by_card(evaluated: Mapping[str, Any], ablation_runs: Sequence[Map
 
 
 def measure_speed(model: str, examples, *, batch_size: int = 32, latency_examples: int = 16,
-                  device_name: str = "cpu", precision: str = "auto", window=None) -> dict[str, float]:
+                  device_name: str = "cpu", precision: str = "auto", window=None, repeats: int = 1) -> dict[str, Any]:
     """Questions per second over `examples` (batched, model time only) and median latency of one
-    question at batch size 1 (all its windows in one batch)."""
+    question at batch size 1 (all its windows in one batch), each timed `repeats` times: the
+    median over repeats, and every repeat in `*_runs`."""
+    runs = [_time_once(model, examples, batch_size=batch_size, latency_examples=latency_examples,
+                       device_name=device_name, precision=precision, window=window) for _ in range(max(1, repeats))]
+    rates = [r["samples_per_s"] for r in runs]
+    lat = [r["latency_ms"] for r in runs if r["latency_ms"] is not None]
+    return {**runs[0], "samples_per_s": statistics.median(rates), "latency_ms": statistics.median(lat) if lat else None,
+            "samples_per_s_runs": rates, "latency_ms_runs": lat, "repeats": len(runs)}
+
+
+def _time_once(model: str, examples, *, batch_size: int, latency_examples: int, device_name: str,
+               precision: str, window) -> dict[str, Any]:
     qa_model, tok = qpredict.load_model(model)
     feats = qfeatures.build_features(examples, tok, window or qpredict.default_window("hf"), use_cache=False)
     forward_logits(qa_model, feats.select(range(min(len(feats), batch_size))), batch_size=batch_size,
@@ -271,21 +293,30 @@ def measure_speed(model: str, examples, *, batch_size: int = 32, latency_example
 
 
 def speed_table(stage: Stage, evaluated: Mapping[str, Any]):
+    if stage.rerender:
+        return pd.DataFrame(stage.record().get("speed", []))
     prof = stage.profile
     examples = qdata.load_examples(prof.primary_dataset, stage.data_dir, limit=prof.speed_cfg.examples)
-    rows = []
+    rows, done = [], {}
     for label, m in evaluated.items():
+        if m["model"] in done:  # a model two cards share (the teacher) is timed once
+            rows.append({**done[m["model"]], "model": label, "card": m["card"]})
+            continue
         with stage.timed(f"speed:{label}"):
             s = measure_speed(m["model"], examples, batch_size=prof.speed_cfg.batch_size,
                               latency_examples=prof.speed_cfg.latency_examples, device_name=device(prof),
-                              precision=prof.precision, window=eval_window(prof, prof.decoder))
+                              precision=prof.precision, window=eval_window(prof, prof.decoder),
+                              repeats=prof.speed_cfg.repeats)
         rows.append({"model": label, "role": m["role"], "card": m["card"], **s})
+        done[m["model"]] = {**rows[-1], "same_timing_as": label}
     return pd.DataFrame(rows).round(2)
 
 
 def threshold_curves(evaluated: Mapping[str, Any], stage: Stage, dataset: str | None = None):
     """F1/EM against the no-answer threshold per model on `dataset` (default: the primary one)."""
     dataset = dataset or stage.profile.primary_dataset
+    if not any((Path(m["eval_dir"]) / dataset / "na_prob.json").is_file() for m in evaluated.values()):
+        return {}  # no predictions on disk (a re-rendered report)
     gold = qdata.to_squad_json(qdata.load_examples(dataset, stage.data_dir, limit=stage.profile.eval_limit,
                                                    sample=stage.profile.sample_of(dataset)))
     curves = {}
@@ -455,7 +486,8 @@ def _build_cell(stage: Stage, r: Mapping[str, Any], cfg, teacher: str | None, ou
     if teacher:
         questions = config_dict(cfg).get("max_train_examples")
         teacher_facts = {"teacher_entropy": cells.cell_target_entropy(cfg),
-                         "teacher_train_f1": cells.teacher_train_f1(stage, card, variant, questions)}
+                         # no max_train_examples (the smoke profile): every question; not measured there
+                         "teacher_train_f1": cells.teacher_train_f1(stage, card, variant, questions) if questions else None}
     cells.record_cell(out_dir, identity, {"card": card, "row": {k: r[k] for k in ("factor", "value", "seed")},
                                           "arm": r.get("arm"), "teacher_variant": variant, "run_dir": run,
                                           "train": train_metrics(model), "teacher_facts": teacher_facts})
@@ -511,5 +543,5 @@ def write_markdown(stage: Stage, table, counts: Mapping[str, int]) -> Path:
     head += [", ".join(f"{k}: {v}" for k, v in counts.items()), ""]
     dest = stage.results / "claims_vs_reproduced.md"
     with qio.atomic_path(dest) as tmp:
-        tmp.write_text("\n".join(head) + report.to_markdown(table), encoding="utf-8")
+        tmp.write_text("\n".join(head) + report.claims_markdown(table, stage.profile.purpose), encoding="utf-8")
     return dest

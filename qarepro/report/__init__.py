@@ -10,7 +10,7 @@ without running a model; the notebooks pass it what the stages wrote. One concer
     tables       wide / display / markdown forms, plans, runs, threshold curves
     figures      the report figures
     pages        notebooks rendered to HTML; small self-contained pages
-    sections     report sections two notebooks share (the paired gains)
+    sections     report sections the notebooks show (claims, models, speed, figures or why there is none)
     evidence     per-cell gains from per-question scores: seed t, two-level bootstrap, pooled trend
 
 Every public name is importable as `qarepro.report.<name>`, as the notebooks use it.
@@ -26,17 +26,20 @@ from .gains import (
     interval_text, mean_label, measured_gain, one_factor_runs, paired_factors, paired_gain_display, paired_headline,
     paired_gain_summary, per_seed, runs_frame, seed_stats, t975)
 from .comparison import (
-    COMPARISON_COLUMNS, MODEL_TOLERANCE, SUBJECT_MODELS, compare, compare_all, compare_facts, headline, verdict,
-    verdict_counts)
+    COMPARISON_COLUMNS, CONTEXT_NOTE, GAIN_MODEL, MODEL_TOLERANCE, SUBJECT_MODELS, claims_table, compare, compare_all,
+    compare_facts, headline, split_claims, verdict, verdict_counts)
 from .tables import (
-    RUN_COLUMNS, best_spans, cell_text, display_table, facts_display, format_table, plan_summary, plan_table,
-    recorded_runs, runs_summary, runs_table, style_verdicts, style_wide, teacher_scores, threshold_curve,
-    to_markdown, wide_table)
+    COLUMN_NAMES, NA, RUN_COLUMNS, best_spans, cell_text, display_table, distinct_models, facts_display, format_table,
+    metrics_detail, models_table, plan_summary, plan_table, readable, recorded_runs, runs_summary, runs_table,
+    speed_comparison, speed_display, speed_frame, style_verdicts, style_wide, teacher_rows, teacher_scores,
+    threshold_curve, timings, to_markdown, training_table, wide_table)
 from .figures import (
     figure_png, plot_ablations, plot_claimed_vs_reproduced, plot_dataset_counts, plot_gain_by, plot_hasans_noans,
     plot_headline, plot_speed, plot_threshold_curves, plot_training_curves)
 from .pages import DETAIL_TAG, html_page, render_notebook
-from .sections import PAIRED_TEXT, paired_gains, show_paired_gains
+from .sections import (
+    PAIRED_TEXT, claims_markdown, paired_gains, show_ablations, show_claims, show_hasans_noans, show_metrics_detail,
+    show_models, show_paired_gains, show_speed, show_threshold_curves, show_training)
 from .evidence import (answer, evidence_display, evidence_record, evidence_table, show_evidence, teacher_finding,
                        trend_display, trend_table)
 
@@ -53,6 +56,11 @@ __all__ = [
     "best_spans", "threshold_curve", "plot_claimed_vs_reproduced", "plot_hasans_noans",
     "plot_threshold_curves", "plot_ablations", "plot_speed", "plot_training_curves", "plot_dataset_counts",
     "figure_png", "plot_headline", "DETAIL_TAG", "render_notebook", "html_page", "PAIRED_TEXT", "paired_gains",
+    "paired_headline", "show_paired_gains",
+    "CONTEXT_NOTE", "GAIN_MODEL", "claims_table", "split_claims", "COLUMN_NAMES", "NA", "distinct_models",
+    "metrics_detail", "models_table", "readable", "speed_comparison", "speed_display", "speed_frame", "teacher_rows",
+    "timings", "training_table", "claims_markdown", "show_ablations", "show_claims", "show_hasans_noans",
+    "show_metrics_detail", "show_models", "show_speed", "show_threshold_curves", "show_training",
     "paired_headline", "show_paired_gains", "answer", "evidence_display", "evidence_record", "evidence_table",
     "show_evidence", "teacher_finding", "trend_display", "trend_table",
 ]

@@ -114,7 +114,12 @@ def compare_all(reproduced_by_card: Mapping[str, Mapping[str, Any]], *, toleranc
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARISON_COLUMNS)
 
 
-def verdict_counts(table: pd.DataFrame) -> dict[str, int]:
+def verdict_counts(table: pd.DataFrame, purpose: str | None = None) -> dict[str, int]:
+    """How many rows got each verdict; for a pocket run, over the rows it compares (the claimed
+    gains) and, apart, the cards' absolute numbers it lists as context (`split_claims`)."""
+    if purpose == "pocket":
+        compared, context = split_claims(table, purpose)
+        return {**verdict_counts(compared), f"context ({NOT_COMPARABLE})": len(context)}
     counts = {WITHIN: 0, OUTSIDE: 0, NOT_RUN: 0}
     if len(table) and set(table["verdict"]) & {NOT_COMPARABLE, GAIN_SHOWN, GAIN_NOT_SHOWN, GAIN_REVERSED}:
         counts = {GAIN_SHOWN: 0, GAIN_NOT_SHOWN: 0, GAIN_REVERSED: 0, NOT_COMPARABLE: 0, NOT_RUN: 0}
@@ -172,8 +177,8 @@ def headline(purpose: str | None, table: pd.DataFrame | None = None, gains: pd.D
                 + (f"The card claims {c['value']:+.1f} F1 ({c['dataset']}, {c['source']})." if c else ""))
     if purpose == "pocket":
         head = "**Headline: the distillation gain** (the claim this run can test)."
-        tail = ("The cards' absolute scores are not comparable with these models and are shown as "
-                "\"not comparable\" below, not as failures.")
+        tail = ("The cards' absolute scores are not comparable with these models: 06 lists them once, as "
+                "context, not as failures.")
         return "\n".join([head, "", *lines, "", tail])
     if table is not None and len(table):
         counts = verdict_counts(table)
@@ -187,3 +192,33 @@ def headline(purpose: str | None, table: pd.DataFrame | None = None, gains: pd.D
             head += " (A pipeline check: these verdicts test the machinery, not the cards.)"
         return "\n".join([head, "", *lines])
     return "\n".join(lines)
+
+
+def claims_table(profile: Any, reproduced: Mapping[str, Mapping[str, Any]], *, gains: pd.DataFrame | None = None,
+                 models: Sequence[str] | None = None) -> pd.DataFrame:
+    """The one verdict rule of a run: `compare_all` with the run's purpose, tolerance and cards
+    (`profile`: a pipeline Profile, or anything with .purpose, .tolerance, .cards). Every report,
+    JSON and markdown table of the run takes its verdicts from here, so they cannot disagree."""
+    return compare_all(reproduced, tolerance=profile.tolerance, models=models, cards=profile.cards,
+                       purpose=profile.purpose, gains=gains)
+
+
+GAIN_MODEL = "distilled - base"   # the model column of a claimed gain's rows
+
+
+CONTEXT_NOTE = ("**Context: the cards' own absolute numbers.** Their models (roberta-base, bert-medium and their "
+                "teachers) trained on ~130k SQuAD 2.0 questions; this run's models are others, at another scale, so "
+                "these numbers are not compared with anything here (verdict: not comparable). They are listed once, "
+                "for scale.")
+
+
+def split_claims(table: pd.DataFrame, purpose: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows compared with this run, context rows). A pocket run compares only the claimed gains;
+    the cards' absolute numbers are context: one row per claimed number, without a reproduced one."""
+    if purpose != "pocket" or not len(table):
+        return table, table.iloc[0:0]
+    gains = table[table["model"] == GAIN_MODEL]
+    absolute = table[table["model"] != GAIN_MODEL]
+    context = (absolute.drop_duplicates(["card", "claim", "dataset", "metric"])
+               [["card", "claim", "source", "dataset", "metric", "claimed"]].assign(verdict=NOT_COMPARABLE))
+    return gains, context.reset_index(drop=True)

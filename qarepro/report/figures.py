@@ -35,9 +35,11 @@ def _plt():
 def plot_claimed_vs_reproduced(table: pd.DataFrame, *, metric: str = "f1", path: str | Path | None = None,
                                title: str | None = None):
     """Claimed vs reproduced `metric` per dataset, one panel per card (model-index + guide rows)."""
+    t = table[(table["metric"] == metric) & table["reproduced"].notna()].copy()
+    cards = list(dict.fromkeys(t["card"]))
+    if not cards:
+        return None  # nothing reproduced: no figure
     plt, sns = _plt()
-    t = table[(table["metric"] == metric)].copy()
-    cards = list(dict.fromkeys(t["card"])) or ["(no claims)"]
     fig, axes = plt.subplots(len(cards), 1, figsize=(10, 3.6 * len(cards)), squeeze=False)
     for ax, card in zip(axes[:, 0], cards):
         c = t[t["card"] == card]
@@ -65,7 +67,11 @@ def plot_claimed_vs_reproduced(table: pd.DataFrame, *, metric: str = "f1", path:
 
 def plot_hasans_noans(results: Mapping[str, Mapping[str, Any]], *, path: str | Path | None = None,
                       title: str = "F1 on answerable (HasAns) and unanswerable (NoAns) questions"):
-    """`results`: {model label: official metrics dict (with HasAns_f1 / NoAns_f1)}."""
+    """`results`: {model label: official metrics dict (with HasAns_f1 / NoAns_f1)}. None (no
+    figure) where no model was scored on an unanswerable question: NoAns cannot be measured
+    there, and "all" equals "HasAns"."""
+    if not any((m.get("metrics", m) or {}).get("NoAns_total") for m in results.values()):
+        return None
     plt, sns = _plt()
     rows = []
     for label, m in results.items():
@@ -86,7 +92,10 @@ def plot_hasans_noans(results: Mapping[str, Mapping[str, Any]], *, path: str | P
 
 def plot_threshold_curves(curves: Mapping[str, pd.DataFrame], *, metric: str = "f1",
                           path: str | Path | None = None, title: str | None = None):
-    """F1 (or EM) against the no-answer threshold, one line per model; dots at the default 0.5."""
+    """F1 (or EM) against the no-answer threshold, one line per model; dots at the default 0.5.
+    None (no figure) without a curve of more than one point."""
+    if not any(len(df) > 1 for df in curves.values()):
+        return None
     plt, _ = _plt()
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, df in curves.items():
@@ -119,10 +128,7 @@ def plot_ablations(runs: pd.DataFrame, *, metric: str = "f1", path: str | Path |
     factors = [f for f in runs["factor"].drop_duplicates() if f not in ("seed", "baseline_seed")] if len(runs) else []
     cards = list(runs["card"].drop_duplicates()) if len(runs) else []
     if not factors or not cards:
-        fig, ax = plt.subplots(figsize=(6, 3))
-        ax.text(0.5, 0.5, "no ablation runs", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return _save(fig, path)
+        return None  # no one-factor rows: no figure (the caller says so)
     n_sets = runs["dataset"].nunique() if "dataset" in runs else 1
     keys = ["card", "factor", "_x", "seed"]
     per_seed = (runs.assign(_x=runs["value"].map(_axis_value))
@@ -176,36 +182,43 @@ def _axis_value(v: Any) -> Any:
 
 def plot_speed(speed: pd.DataFrame, *, path: str | Path | None = None,
                title: str = "Inference speed: teachers vs students"):
-    """`speed`: columns model, samples_per_s, latency_ms (one row per model)."""
-    plt, sns = _plt()
+    """`speed`: one row per model: model, samples_per_s, latency_ms (medians over its timings) and,
+    where it was timed more than once, <column>_low / <column>_high (the range, drawn as bars)."""
+    plt, _ = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, max(3, 0.5 * len(speed) + 1.5)))
-    if len(speed):
-        sns.barplot(data=speed, y="model", x="samples_per_s", ax=axes[0], orient="h")
-        sns.barplot(data=speed, y="model", x="latency_ms", ax=axes[1], orient="h")
+    y = np.arange(len(speed))
+    for ax, col in zip(axes, ("samples_per_s", "latency_ms")):
+        if not len(speed):
+            continue
+        v = speed[col].astype(float)
+        ax.barh(y, v, color="#4c72b0")
+        if f"{col}_low" in speed:  # the range, only for models timed more than once
+            has = speed[f"{col}_low"].notna().to_numpy()
+            ax.errorbar(v[has], y[has], xerr=[(v - speed[f"{col}_low"])[has], (speed[f"{col}_high"] - v)[has]],
+                        fmt="none", ecolor="k", capsize=4)
+        ax.set_yticks(y, list(speed["model"]))
+        ax.invert_yaxis()
     axes[0].set_xlabel("questions per second (batched)")
-    axes[1].set_xlabel("latency per question, batch 1 (ms, median)")
-    axes[0].set_ylabel("")
-    axes[1].set_ylabel("")
+    axes[1].set_xlabel("latency per question, batch 1 (ms)")
+    fig.text(0.01, 0.005, "Bars: the median over each model's timings; black lines: their range (models timed once have none).",
+             fontsize=8, color="#444444")
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return _save(fig, path)
 
 
 def plot_training_curves(logs: Mapping[str, pd.DataFrame], *, path: str | Path | None = None,
                          title: str = "Training loss"):
     """`logs`: {run label: per-step log with columns step, loss (qarepro.pipeline.training_log)}."""
+    logs = {k: df for k, df in logs.items() if len(df) and "loss" in df and "step" in df}
+    if not logs:
+        return None  # no training log to draw (the caller says so)
     plt, _ = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    drawn = False
     for label, df in logs.items():
-        if len(df) and "loss" in df and "step" in df:
-            d = df.dropna(subset=["loss"])
-            ax.plot(d["step"], d["loss"], marker=".", label=label)
-            drawn = True
-    if drawn:
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no training log", ha="center", va="center", transform=ax.transAxes)
+        d = df.dropna(subset=["loss"])
+        ax.plot(d["step"], d["loss"], marker=".", label=label)
+    ax.legend(fontsize=8)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss")
     ax.set_title(title)
@@ -254,7 +267,9 @@ def plot_headline(runs: Any, teacher: Mapping[str, Any] | None = None, *, metric
         for card in cards:
             d, _ = per_seed(df, card, metric)
             if not d.empty:
-                bars.append((f"student distilled, {card.split('-squad2')[0]} card setting",
+                n_card = len(d.index)
+                bars.append((f"student distilled, {card.split('-squad2')[0]} card setting"
+                             + (f" (one seed, {int(d.index[0])})" if n_card == 1 else f" ({n_card} seeds)"),
                              {ds: d[ds].dropna().tolist() for ds in d.columns}))
                 seeds |= set(d.index)
     datasets = list(dict.fromkeys(ds for _, v in bars for ds in v))
@@ -263,11 +278,9 @@ def plot_headline(runs: Any, teacher: Mapping[str, Any] | None = None, *, metric
               for ds, m in teacher.items() if ds in datasets or not datasets}
         bars.insert(0, ("teacher (one run)", tv))
         datasets = datasets or list(tv)
-    fig, ax = plt.subplots(figsize=(max(7, 1.5 * len(datasets) + 2), 4.4))
     if not datasets:
-        ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return _save(fig, path)
+        return None  # nothing ran: no figure
+    fig, ax = plt.subplots(figsize=(max(7, 1.5 * len(datasets) + 2), 4.4))
     x = np.arange(len(datasets))
     width = 0.8 / max(len(bars), 1)
     colours = ["#55a868", "#8c8c8c", "#4c72b0", "#dd8452", "#c44e52", "#8172b3"]
@@ -299,11 +312,9 @@ def plot_gain_by(paired: pd.DataFrame, *, dataset: str, claimed: Mapping[str, Ma
     different regime (the cards' models and data) and are no target for these students."""
     plt, _ = _plt()
     d = paired[paired["dataset"] == dataset] if len(paired) else paired
-    fig, ax = plt.subplots(figsize=(7.6, 5.6))
     if not len(d):
-        ax.text(0.5, 0.5, "no paired runs", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-        return _save(fig, path)
+        return None  # no paired runs on this dataset: no figure
+    fig, ax = plt.subplots(figsize=(7.6, 5.6))
     colours = {"roberta-base-squad2-distilled": "#4c72b0", "bert-medium-squad2-distilled": "#dd8452"}
     numeric = pd.to_numeric(d["value"], errors="coerce").notna().all()
     values = sorted(d["value"].drop_duplicates(), key=float) if numeric else list(d["value"].drop_duplicates())
@@ -321,6 +332,8 @@ def plot_gain_by(paired: pd.DataFrame, *, dataset: str, claimed: Mapping[str, Ma
             n_seeds.add(len(seeds))
             ax.scatter([x] * len(seeds), list(seeds.values()), s=14, color=colour, alpha=0.5, zorder=3)
     for card, c in (claimed or {}).items():
+        if card not in set(d["card"]):
+            continue  # a claim is drawn only beside the card setting measured here
         ax.axhline(c["value"], color=colours.get(card, "grey"), ls=":", lw=1.2,
                    label=f"{card.split('-squad2')[0]} card's claimed gain, {c['value']:+.1f} F1 "
                          f"({c['dataset']}; its own models and data)")

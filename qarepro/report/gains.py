@@ -189,16 +189,31 @@ def gain_display(gains: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
     for r in gains.to_dict("records"):
         c = claimed.get(r["card"])
         rows.append({
-            "card": r["card"], "dataset": r["dataset"],
+            "card": r["card"], "dataset": r["dataset"], "seeds": r.get("seeds", ""),
             "no distillation (F1)": _pm(r["base"], r["base_sd"], digits),
             "distilled (F1)": _pm(r["distilled"], r["distilled_sd"], digits),
             "gain (F1 points)": "" if r["gain"] is None else f"{r['gain']:+.{digits}f}",
             INTERVAL_NAME: interval_text(r, digits),
             "seeds gaining": r["positive"],
-            "claimed gain (card)": "" if c is None else f"{c['value']:+.1f} ({c['dataset']})",
+            CLAIM_COLUMN: claim_on_row(c, r["dataset"]),
             "verdict": gain_direction(r),
         })
-    return pd.DataFrame(rows)
+    return drop_empty_claims(pd.DataFrame(rows))
+
+
+CLAIM_COLUMN = "claimed gain (card, F1 points)"
+
+
+def claim_on_row(claim: Mapping[str, Any] | None, dataset: str) -> str:
+    """A card's claimed gain on the row of the dataset it was claimed for, "–" on every other row."""
+    return f"{claim['value']:+.1f}" if claim is not None and claim["dataset"] == dataset else "–"
+
+
+def drop_empty_claims(table: pd.DataFrame) -> pd.DataFrame:
+    """The claimed-gain column only where some row is a dataset a claim was made for."""
+    if CLAIM_COLUMN in table and (table[CLAIM_COLUMN] == "–").all():
+        return table.drop(columns=CLAIM_COLUMN)
+    return table
 
 
 FACTOR_NAMES = {"train_size": "training questions", "correct_bias": "Adam bias correction"}
@@ -256,7 +271,7 @@ def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metri
     card's claimed gain beside it. `evaluated`/`ablations`: the 04_evaluate / 05_ablations JSON."""
     runs = pd.DataFrame(ablations.get("runs", []))
     teachers = [m for m in evaluated.get("models", {}).values() if m.get("role") == "teacher"]
-    claimed = {card: next((g.value for g in c.gains if g.metric == metric), None) for card, c in load_all().items()}
+    claimed = claimed_gains(metric)
     rows = []
     datasets = list(teachers[0]["metrics"]) if teachers else sorted(runs["dataset"].unique()) if len(runs) else []
     for ds in datasets:
@@ -268,14 +283,21 @@ def gain_table(evaluated: Mapping[str, Any], ablations: Mapping[str, Any], metri
             base = r[r["factor"] == "baseline_seed"].drop_duplicates("seed")[metric]
             row["no distillation"] = _mean_sd(base)
             for card in runs["card"].drop_duplicates():  # every card on every row: "not run" where it did not
-                seeded = r[(r["card"] == card) & (r["factor"] == "seed")].drop_duplicates("seed")[metric]
+                mine = r[(r["card"] == card) & (r["factor"] == "seed")].drop_duplicates("seed")
+                seeded = mine[metric]
                 row[f"{card}: distilled"] = _mean_sd(seeded)
-                if len(seeded) and len(base):
-                    row[f"{card}: gain"] = f"{seeded.mean() - base.mean():+.2f}"
-                if claimed.get(card) is not None:
-                    row[f"{card}: claimed gain"] = f"{claimed[card]:+.1f}"
+                row[f"{card}: seeds"] = ", ".join(str(int(x)) for x in mine["seed"]) or "–"
+                # paired by seed: a card setting run at fewer seeds is set against the baseline at its seeds
+                by_seed = r[r["factor"] == "baseline_seed"].drop_duplicates("seed").set_index("seed")[metric]
+                paired = (mine.set_index("seed")[metric] - by_seed).dropna()
+                if len(paired):
+                    row[f"{card}: gain"] = f"{paired.mean():+.2f}"
+                if claimed.get(card) is not None:  # only on the row of the dataset the card claims it for
+                    row[f"{card}: claimed gain"] = claim_on_row(claimed[card], ds)
         rows.append(row)
-    return pd.DataFrame(rows).fillna("")
+    out = pd.DataFrame(rows).fillna("–")
+    empty = [c for c in out.columns if c.endswith(": claimed gain") and (out[c] == "–").all()]
+    return out.drop(columns=empty)
 
 
 def ablation_table(ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataFrame:
@@ -290,7 +312,7 @@ def ablation_table(ablations: Mapping[str, Any], metric: str = "f1") -> pd.DataF
     # one score per run and seed: the mean over datasets
     per_run = runs.groupby(["card", "factor", "value", "seed", "decoder"], sort=False, dropna=False)[metric].mean()
     per_run = per_run.reset_index()
-    named = {"seed": ("seeds", "card setting"), "baseline_seed": ("seeds", "no distillation (w 0)")}
+    named = {"seed": ("card setting", "the card's T and w"), "baseline_seed": ("no distillation", "w 0")}
     rows = []
     for card, g in per_run.groupby("card", sort=False):
         centre = g[g["factor"] == "seed"].set_index("seed")[metric]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
@@ -11,6 +12,18 @@ from .. import metrics as qm
 from ..paths import portable_html
 from .gains import runs_frame
 from .labels import GAIN_NOT_SHOWN, GAIN_REVERSED, GAIN_SHOWN, NOT_COMPARABLE, NOT_RUN, OUTSIDE, WITHIN
+
+NA = "–"   # a cell with no value: a quantity the data cannot have, or one not recorded
+
+
+# Column names as a reader reads them, with units (display_table renames with this)
+COLUMN_NAMES = {
+    "exact": "EM (%)", "f1": "F1 (%)", "HasAns_f1": "HasAns F1 (%)", "NoAns_f1": "NoAns F1 (%)",
+    "HasAns_exact": "HasAns EM (%)", "NoAns_exact": "NoAns EM (%)", "total": "questions",
+    "samples_per_s": "questions/s", "latency_ms": "latency (ms)", "n_parameters": "parameters",
+    "n_questions": "questions timed", "n_features": "windows", "batch_size": "batch size",
+    "rows (features)": "rows (windows)", "seconds": "time (s)", "fine-tuned here": "fine-tuned here",
+}
 
 
 def wide_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
@@ -103,9 +116,9 @@ def style_verdicts(table: pd.DataFrame, digits: int = 2):
 
 def cell_text(v: Any, digits: int = 2) -> Any:
     """A value as a reader should see it in a table cell: numbers rounded (small ones in
-    scientific notation), lists joined, mappings as key=value, None empty."""
+    scientific notation), lists joined, mappings as key=value, None as "–"."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
+        return NA
     if isinstance(v, bool):
         return "yes" if v else "no"
     if isinstance(v, int):
@@ -126,8 +139,9 @@ def cell_text(v: Any, digits: int = 2) -> Any:
 
 
 def display_table(df: pd.DataFrame, digits: int = 2, *, colour_verdicts: bool = True):
-    """A Styler that shows every row (no "…"), values through `cell_text`, no index."""
-    out = df.copy()
+    """A Styler that shows every row (no "…"), values through `cell_text`, no index, and the
+    columns under their reader's names (`COLUMN_NAMES`)."""
+    out = readable(df)
     for col in out.columns:
         out[col] = out[col].map(lambda v: cell_text(v, digits)).astype(object)
     styler = out.style.hide(axis="index")
@@ -179,6 +193,8 @@ def runs_summary(runs: Any) -> pd.DataFrame:
                      "trained configurations": g["run"].nunique() if "run" in g else "",
                      "evaluations": len(g.drop_duplicates(["run", "decoder"])) if "run" in g else "",
                      "datasets": g["dataset"].nunique() if "dataset" in g else ""})
+    if len(rows) == 1:
+        return pd.DataFrame(rows)  # one card: a total row would repeat it
     rows.append({"card": "both (shared runs counted once)",
                  "grid rows": len(df.drop_duplicates(["card", "factor", "value", "seed", "decoder", "arm"])),
                  "trained configurations": df["run"].nunique() if "run" in df else "",
@@ -199,7 +215,18 @@ def facts_display(facts: pd.DataFrame) -> pd.DataFrame:
     for col in ("claimed", "used"):
         if col in out:
             out[col] = out[col].map(lambda v: f"{v:.1e}" if isinstance(v, float) and 0 < abs(v) < 0.01 else cell_text(v))
-    return out
+    return merge_cards(out)
+
+
+def merge_cards(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows equal in every column but "card" as one row naming every card (a fact both cards share once)."""
+    if "card" not in df or not len(df):
+        return df
+    others = [c for c in df.columns if c != "card"]
+    key = df[others].astype(str).agg("\x1f".join, axis=1)
+    cards = df.groupby(key, sort=False)["card"].agg(lambda v: ", ".join(dict.fromkeys(v)))
+    first = df.assign(_k=key).drop_duplicates("_k")
+    return first.assign(card=first["_k"].map(cards)).drop(columns="_k").reset_index(drop=True)
 
 
 def recorded_runs(record: Mapping[str, Any]) -> pd.DataFrame:
@@ -259,3 +286,170 @@ def threshold_curve(gold: Mapping[str, Any], predictions: Mapping[str, str],
         rows.append({"threshold": probs[q], "exact": 100 * cur_em / n, "f1": 100 * cur_f1 / n})
     df = pd.DataFrame(rows)
     return df.groupby("threshold", as_index=False).last()
+
+
+def readable(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with its columns under their reader's names (`COLUMN_NAMES`) and no index."""
+    return df.rename(columns=lambda c: COLUMN_NAMES.get(c, c)).reset_index(drop=True)
+
+
+def short_dataset(ds: str) -> str:
+    return ds.replace("squad_adversarial-", "adv-").replace("-validation", "")
+
+
+def _has_noans(metrics: Mapping[str, Any]) -> bool:
+    return bool(metrics.get("NoAns_total"))
+
+
+def distinct_models(evaluated: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """04's evaluated models, one entry per model (a teacher two cards share is one model): its
+    role, the cards it serves, its labels and metrics."""
+    out: dict[str, dict[str, Any]] = {}
+    for label, m in evaluated.items():
+        key = str(m.get("model", label))
+        e = out.setdefault(key, {"model": key, "role": m.get("role"), "cards": [], "labels": [],
+                                 "n_parameters": m.get("n_parameters"), "metrics": m.get("metrics", {})})
+        e["cards"].append(m.get("card"))
+        e["labels"].append(label)
+    return list(out.values())
+
+
+def model_name(entry: Mapping[str, Any]) -> str:
+    cards = ", ".join(c.split("-squad2")[0] for c in entry["cards"] if c)
+    return f"{entry['role']} ({cards})" if cards else str(entry["role"])
+
+
+def models_table(evaluated: Mapping[str, Any], metric: str = "f1") -> pd.DataFrame:
+    """One row per model: its role and cards, parameters, and `metric` (%) on every dataset."""
+    rows = []
+    for e in distinct_models(evaluated):
+        row = {"model": model_name(e), "parameters": f"{e['n_parameters']:,}" if e["n_parameters"] else NA}
+        for ds, met in e["metrics"].items():
+            row[f"{COLUMN_NAMES[metric]} {short_dataset(ds)}"] = met.get(metric)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics_detail(evaluated: Mapping[str, Any], keys: Sequence[str] = ("exact", "f1", "HasAns_f1", "NoAns_f1")):
+    """One row per model and dataset (the full notebook): EM, F1, HasAns and NoAns F1 ("–" on a set
+    without unanswerable questions), questions."""
+    rows = []
+    for e in distinct_models(evaluated):
+        for ds, met in e["metrics"].items():
+            rows.append({"model": model_name(e), "dataset": ds,
+                         **{k: (met.get(k) if not k.startswith("NoAns") or _has_noans(met) else NA) for k in keys},
+                         "total": met.get("total")})
+    return pd.DataFrame(rows)
+
+
+def teacher_rows(teachers: Mapping[str, Any]) -> pd.DataFrame:
+    """02's teachers, one row per teacher and dataset (a teacher two cards share once)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for card, t in teachers.items():
+        seen.setdefault(str(t["teacher"]), {"t": t, "cards": []})["cards"].append(card)
+    rows = []
+    for teacher, e in seen.items():
+        for ds, m in e["t"]["metrics"].items():
+            rows.append({"teacher": teacher, "cards": ", ".join(e["cards"]), "fine-tuned here": e["t"]["finetuned"],
+                         "dataset": ds, "exact": m.get("exact"), "f1": m.get("f1"), "HasAns_f1": m.get("HasAns_f1"),
+                         "NoAns_f1": m.get("NoAns_f1") if _has_noans(m) else NA, "total": m.get("total")})
+    return pd.DataFrame(rows)
+
+
+TRAINING_NAMES = {
+    "train_runtime": "training time (s)", "train_samples_per_second": "training windows/s",
+    "train_steps_per_second": "optimizer steps/s", "total_flos": "FLOPs (Trainer's count)",
+    "train_loss": "mean training loss", "epoch": "epochs", "global_step": "optimizer steps",
+    "seconds": "wall time (s)", "features": "training windows", "examples": "training questions",
+    "processes": "processes", "per_device_batch_size": "batch per device",
+    "gradient_accumulation_steps": "gradient accumulation steps", "precision": "precision", "tf32": "TF32",
+    "learnable_logit_divisor": "learnable logit divisor", "logit_divisor": "logit divisor (learned)",
+    "teacher_cache": "teacher-logit cache", "resumed_from": "resumed from",
+}
+
+
+def training_table(train: Mapping[str, Any]) -> pd.DataFrame:
+    """03's training record as rows a reader can use: named with units; a FLOP count of 0 (the
+    loop does not count them) and nested records (labels, provenance) left out."""
+    rows = []
+    for k, v in train.items():
+        if isinstance(v, Mapping) or (k == "total_flos" and not v):
+            continue
+        rows.append({"training": TRAINING_NAMES.get(k, k.replace("_", " ")), "value": NA if v is None else v})
+    return pd.DataFrame(rows)
+
+
+def _spread(values: Sequence[float], digits: int = 2) -> str:
+    values = sorted(float(v) for v in values if v is not None)
+    if not values:
+        return NA
+    med = statistics.median(values)
+    if len(values) == 1:
+        return f"{med:.{digits}f} (one timing)"
+    return f"{med:.{digits}f} ({values[0]:.{digits}f}–{values[-1]:.{digits}f}, {len(values)} timings)"
+
+
+def timings(speed: Sequence[Mapping[str, Any]], evaluated: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """{model: {role, cards, rates, latencies}}: every timing of each model (a model timed under two
+    labels, or with repeats, pooled)."""
+    by_label = {label: str(m.get("model", label)) for label, m in evaluated.items()}
+    out: dict[str, dict[str, Any]] = {}
+    for r in speed:
+        key = by_label.get(r["model"], r["model"])
+        e = out.setdefault(key, {"role": r.get("role"), "cards": [], "rates": [], "latencies": [],
+                                 "n_parameters": r.get("n_parameters")})
+        e["cards"].append(r.get("card"))
+        if r.get("same_timing_as"):  # the same timing listed under a second label
+            continue
+        e["rates"] += list(r.get("samples_per_s_runs") or [r.get("samples_per_s")])
+        e["latencies"] += list(r.get("latency_ms_runs") or [r.get("latency_ms")])
+    return out
+
+
+def speed_display(speed: Sequence[Mapping[str, Any]], evaluated: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per model: questions/s (batched) and latency (ms, batch 1) as the median with the
+    range over every timing of that model."""
+    rows = []
+    for e in timings(speed, evaluated).values():
+        rows.append({"model": model_name(e), "parameters": f"{e['n_parameters']:,}" if e["n_parameters"] else NA,
+                     "questions/s, median (range, timings)": _spread(e["rates"]),
+                     "latency (ms), median (range, timings)": _spread([x for x in e["latencies"] if x is not None])})
+    return pd.DataFrame(rows)
+
+
+def speed_comparison(speed: Sequence[Mapping[str, Any]], evaluated: Mapping[str, Any]) -> str:
+    """Markdown: each student against its teacher in questions/s, a ratio only where the two
+    ranges of timings do not overlap; otherwise it says why there is none."""
+    t = timings(speed, evaluated)
+    teachers = {c: e for e in t.values() if e["role"] == "teacher" for c in e["cards"]}
+    lines = []
+    for e in t.values():
+        if e["role"] == "teacher":
+            continue
+        teacher = teachers.get(e["cards"][0])
+        if not teacher or not e["rates"] or not teacher["rates"]:
+            continue
+        name, ratio = model_name(e), statistics.median(e["rates"]) / statistics.median(teacher["rates"])
+        lo, hi, tlo, thi = min(e["rates"]), max(e["rates"]), min(teacher["rates"]), max(teacher["rates"])
+        if len(e["rates"]) < 2 or len(teacher["rates"]) < 2:
+            lines.append(f"- {name} vs its teacher: {ratio:.1f}x the questions/s, from "
+                         f"{len(e['rates'])} and {len(teacher['rates'])} timing(s): too few to compare (no range).")
+        elif lo > thi or hi < tlo:
+            lines.append(f"- {name}: {ratio:.1f}x its teacher's questions/s (medians; the ranges do not overlap).")
+        else:
+            lines.append(f"- {name} vs its teacher: the ranges of questions/s overlap ({lo:.1f}–{hi:.1f} vs "
+                         f"{tlo:.1f}–{thi:.1f}): no speed difference shown.")
+    return "\n".join(lines)
+
+
+def speed_frame(speed: Sequence[Mapping[str, Any]], evaluated: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per model for `plot_speed`: medians over its timings, and the range where several."""
+    rows = []
+    for e in timings(speed, evaluated).values():
+        row: dict[str, Any] = {"model": model_name(e)}
+        for col, values in (("samples_per_s", e["rates"]), ("latency_ms", [x for x in e["latencies"] if x is not None])):
+            row[col] = statistics.median(values) if values else float("nan")
+            if len(values) > 1:
+                row[f"{col}_low"], row[f"{col}_high"] = min(values), max(values)
+        rows.append(row)
+    return pd.DataFrame(rows)
