@@ -27,7 +27,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .. import io as qio
-from .. import provenance
+from .. import paths, provenance
 from ..models import model_fingerprint
 from .layout import PipelineError, resolve_model
 from .profile import PROFILE_TEACHER, eval_window
@@ -77,8 +77,8 @@ def reusable(folder: Path, identity: Mapping[str, Any], datasets: Sequence[str])
 
 def record_cell(folder: Path, identity: Mapping[str, Any], facts: Mapping[str, Any]) -> Path:
     """Write cell.json last: its presence says the cell's metrics and per-question files are whole."""
-    return qio.write_json(folder / CELL_FILE, {"identity": dict(identity), "identity_hash": identity_hash(identity),
-                                               **facts})
+    return qio.write_json(folder / CELL_FILE, paths.portable({"identity": dict(identity),
+                                                              "identity_hash": identity_hash(identity), **facts}))
 
 
 @contextlib.contextmanager
@@ -175,7 +175,7 @@ def teacher_record(stage: Stage, card: str, variant: str, questions: int) -> dic
     rec = {"card": card, "variant": variant, "model": model, "fingerprint": model_fingerprint(model),
            "train_data": train_key, "train_questions": questions,
            "train_f1": summary["results"][train_key]["metrics"]["f1"], "train": train_metrics(model)}
-    qio.write_json(folder / "teacher.json", rec)
+    qio.write_json(folder / "teacher.json", paths.portable(rec))
     return rec
 
 

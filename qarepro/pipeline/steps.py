@@ -486,7 +486,6 @@ def _build_cell(stage: Stage, r: Mapping[str, Any], cfg, teacher: str | None, ou
     if teacher:
         questions = config_dict(cfg).get("max_train_examples")
         teacher_facts = {"teacher_entropy": cells.cell_target_entropy(cfg),
-                         # no max_train_examples (the smoke profile): every question; not measured there
                          "teacher_train_f1": cells.teacher_train_f1(stage, card, variant, questions)}
     cells.record_cell(out_dir, identity, {"card": card, "row": {k: r[k] for k in ("factor", "value", "seed")},
                                           "arm": r.get("arm"), "teacher_variant": variant, "run_dir": run,
