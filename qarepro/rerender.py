@@ -36,6 +36,8 @@ RERUN = ("06_report",)                # notebooks that only read records: run ag
 STAGES = FROM_RECORDS + RERUN
 
 # keys a report derives from a stage's metrics: rewritten by a re-render (the metrics themselves never are)
+# what `finish` writes about the stage itself, not its results: a re-render does not compare them
+STAGE_KEYS = {"provenance", "stage", "profile", "card", "purpose", "label", "profile_fingerprint"}
 DERIVED = {"04_evaluate": ("claims",), "05_ablations": ("gains", "gain_summary", "paired_gains", "evidence")}
 
 
@@ -109,7 +111,8 @@ def _rerender_one(stage: str, profile: pipeline.Profile, card: str | None) -> di
         raise pipeline.PipelineError(f"{tgt} changed while it was re-rendered")
     derived = DERIVED.get(stage, ())
     new = paths.portable(new)
-    changed = sorted(k for k in set(new) | set(recorded) if k != "provenance" and new.get(k) != recorded.get(k))
+    changed = sorted(k for k in set(new) | set(recorded)
+                     if k not in STAGE_KEYS and new.get(k) != recorded.get(k))
     metrics_changed = [k for k in changed if k not in derived]
     if metrics_changed:
         raise pipeline.PipelineError(f"re-rendering {name} would change recorded values ({', '.join(metrics_changed)}): "
