@@ -8,6 +8,7 @@ import json
 import pytest
 
 from qarepro import paths, trainer
+from qarepro.config import ConfigError
 from qarepro.distill_config import DistillError
 
 from distill_helpers import SQUAD2_SAMPLE, tiny_config
@@ -31,5 +32,6 @@ def test_empty_training_set_is_an_error(pair, tmp_path):
     empty.write_text(json.dumps({"version": "1.1", "data": []}))
     with pytest.raises(DistillError, match="training set is empty.*empty.json"):
         trainer.train(tiny_config(pair, train_data=str(empty)))
-    with pytest.raises(DistillError, match="training set is empty"):
-        trainer.train(tiny_config(pair, max_train_examples=0))
+    # keeping no question at all is refused before training starts, naming the key
+    with pytest.raises(ConfigError, match="max_train_examples.*must be >= 1"):
+        tiny_config(pair, max_train_examples=0)
