@@ -108,24 +108,39 @@ def test_the_parquet_export_merges_every_domain_unless_a_folder_is_named(served,
                          hub_revision=data.PARQUET_EXPORT)
 
 
+def _families() -> dict[str, str]:
+    """{model id: student_family} for the students the card configs name (and the bert card's
+    alternative, Google's release of the same architecture)."""
+    out = {}
+    for cfg in paths.CONFIGS.glob("*.yaml"):
+        doc = yaml.safe_load(cfg.read_text())
+        if doc.get("student_family"):
+            out[doc["student"]] = doc["student_family"]
+            if doc["student"] == "prajjwal1/bert-medium":
+                out["google/bert_uncased_L-8_H-512_A-8"] = doc["student_family"]
+    return out
+
+
 def test_every_model_the_configs_name_loads_from_the_hub(served, tmp_path):
-    ids = sorted(_config_model_ids())
+    ids = sorted(_config_model_ids() | {"google/bert_uncased_L-8_H-512_A-8"})
+    families = _families()
     code = ("import json, sys\n"
             "from qarepro import models, hub\n"
             "from qarepro.teacher import check_same_tokenization\n"
+            f"families = {families!r}\n"
             "out = {}\n"
             f"for ref in {ids!r}:\n"
-            "    m = models.load_qa_model(ref); t = models.load_tokenizer(ref)\n"
+            "    m = models.load_qa_model(ref, None, families.get(ref)); t = models.load_tokenizer(ref, None, families.get(ref))\n"
             "    out[ref] = {'model': type(m).__name__, 'vocab': len(t), 'commit': models.source(ref)['commit']}\n"
             "for a, b in [('deepset/roberta-large-squad2', 'FacebookAI/roberta-base'),\n"
             "             ('deepset/bert-large-uncased-whole-word-masking-squad2', 'prajjwal1/bert-medium'),\n"
             "             ('deepset/bert-large-uncased-whole-word-masking-squad2', 'google/bert_uncased_L-8_H-512_A-8')]:\n"
-            "    check_same_tokenization(models.load_tokenizer(b), models.load_tokenizer(a))\n"
+            "    check_same_tokenization(models.load_tokenizer(b, None, families.get(b)), models.load_tokenizer(a))\n"
             "import torch\n"
             "from huggingface_hub import hf_hub_download\n"
             "ref = 'google/bert_uncased_L-8_H-512_A-8'\n"
             "state = torch.load(hf_hub_download(ref, 'pytorch_model.bin'), weights_only=True)\n"
-            "m = models.load_qa_model(ref)\n"
+            "m = models.load_qa_model(ref, None, 'bert')\n"
             "w = m.bert.embeddings.LayerNorm.weight\n"
             "out['gamma_loaded'] = bool(torch.equal(w, state['bert.embeddings.LayerNorm.gamma']))\n"
             "print(json.dumps(out))")
@@ -136,6 +151,38 @@ def test_every_model_the_configs_name_loads_from_the_hub(served, tmp_path):
     for ref, info in got.items():
         assert info["model"].endswith("ForQuestionAnswering") and info["vocab"] > 100
         assert len(info["commit"]) == 40, ref  # the resolved commit, for provenance
+
+
+def test_the_legacy_student_loads_through_the_card_config_and_says_how(served, tmp_path):
+    """prajjwal1/bert-medium as the hub holds it (config.json without model_type, vocab.txt, no
+    tokenizer files) through the bert card's own student path. Fails on transformers 5 without
+    the card's student_family: `ValueError: Unrecognized model ... Should have a model_type key`."""
+    legacy = {r.repo_id: r for r in served}["prajjwal1/bert-medium"].revisions["main"]
+    assert "model_type" not in json.loads(legacy["config.json"]) and "vocab.txt" in legacy
+    assert not {"tokenizer_config.json", "tokenizer.json"} & set(legacy)
+    code = ("import json\n"
+            "from qarepro import models\n"
+            "from qarepro.distill_config import load_distill_config\n"
+            "from qarepro.student import build_student\n"
+            "from qarepro.training_data import student_tokenizer_source\n"
+            "cfg = load_distill_config('bert-medium-squad2-distilled')\n"
+            "m = build_student(cfg); t = models.load_tokenizer(*student_tokenizer_source(cfg))\n"
+            "enc = t('what is it?', 'it is a test.', return_offsets_mapping=True)\n"
+            "src = models.source(cfg.student, cfg.student_revision, cfg.student_family)\n"
+            "try:\n"
+            "    models.load_qa_model(cfg.student); bare = None\n"
+            "except models.ModelSourceError as err:\n"
+            "    bare = str(err)\n"
+            "print(json.dumps({'model': type(m).__name__, 'type': m.config.model_type, 'fast': t.is_fast,\n"
+            "                  'lower': t.tokenize('Hello'), 'offsets': bool(enc['offset_mapping']),\n"
+            "                  'built': src.get('config_built_as'), 'bare': bare}))")
+    got, _ = _answer(code, served, tmp_path, renamed=hub_repos.RENAMED)
+    assert got["model"] == "BertForQuestionAnswering" and got["type"] == "bert"
+    assert got["fast"] and got["offsets"] and got["lower"] == [t.lower() for t in got["lower"]]
+    assert got["built"]["family"] == "bert" and "no model_type" in got["built"]["why"]  # recorded
+    # without the card's family: one line naming the repo, the file and the fix, not a traceback
+    assert "\n" not in got["bare"] and "'prajjwal1/bert-medium'" in got["bare"]
+    assert "config.json" in got["bare"] and "student_family" in got["bare"]
 
 
 def test_check_repo_names_renamed_missing_and_unpinnable(served, tmp_path):

@@ -29,7 +29,7 @@ SHIFTS = {"amazon": FX / "squadshifts-amazon-sample.json", "new_wiki": FX / "squ
 ADVERSARIAL = {"AddOneSent": FX / "squad_adversarial-AddOneSent-sample.json",
                "AddSent": FX / "squad_adversarial-AddSent-sample.json"}
 PARQUET_EXPORT = "refs/convert/parquet"
-LAYOUT_VERSION = "2"  # bump when the layout below changes: the on-disk cache is rebuilt
+LAYOUT_VERSION = "3"  # bump when the layout below changes: the on-disk cache is rebuilt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,9 +145,18 @@ def _tokenizers(work: Path) -> dict[str, Path]:
     return out
 
 
+# The keys of a config.json converted from Google's TF BERT release (bert_config.json): no
+# model_type, no architectures, no transformers_version; transformers 5 cannot load it unaided.
+LEGACY_BERT_KEYS = ("attention_probs_dropout_prob", "hidden_act", "hidden_dropout_prob", "hidden_size",
+                    "initializer_range", "intermediate_size", "max_position_embeddings", "num_attention_heads",
+                    "num_hidden_layers", "type_vocab_size", "vocab_size")
+
+
 def _model_bytes(family: str, head: str, vocab_size: int, hidden: int, layers: int, seed: int, *,
-                 old_layernorm_names: bool = False, safetensors: bool = False) -> tuple[bytes, bytes]:
-    """(config.json, weights) of a tiny random model; `head` is "qa", "mlm" or "pretraining"."""
+                 old_layernorm_names: bool = False, safetensors: bool = False,
+                 legacy_config: bool = False) -> tuple[bytes, bytes]:
+    """(config.json, weights) of a tiny random model; `head` is "qa", "mlm" or "pretraining".
+    `legacy_config`: only the hyper-parameters of Google's bert_config.json (no model_type)."""
     import torch
     import transformers as tf
 
@@ -167,7 +176,10 @@ def _model_bytes(family: str, head: str, vocab_size: int, hidden: int, layers: i
     if old_layernorm_names:  # the 2019-era checkpoints: LayerNorm.gamma / LayerNorm.beta
         state = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
                  for k, v in state.items()}
-    config = json.dumps(cfg.to_dict(), indent=2, sort_keys=True).encode()
+    values = cfg.to_dict()
+    if legacy_config:
+        values = {k: values[k] for k in LEGACY_BERT_KEYS}
+    config = json.dumps(values, indent=2, sort_keys=True).encode()
     if safetensors:
         from safetensors.torch import save
 
@@ -218,14 +230,18 @@ def model_repos(work: Path) -> list[Repo]:
              evidence="canonical id of roberta-base (the bare id redirects here); vocab.json, merges.txt, "
                       "tokenizer.json, model.safetensors; RobertaForMaskedLM"),
         Repo("model", "google/bert_uncased_L-8_H-512_A-8",
-             {"main": files(_model_bytes("bert", "pretraining", n_bert, 32, 1, 14, old_layernorm_names=True),
-                            "pytorch_model.bin", bert_vocab)},
-             evidence="only pytorch_model.bin, old LayerNorm.gamma/beta names (REFERENCE §7); BertForPreTraining"),
+             {"main": files(_model_bytes("bert", "pretraining", n_bert, 32, 1, 14, old_layernorm_names=True,
+                                         legacy_config=True), "pytorch_model.bin", bert_vocab)},
+             evidence="only pytorch_model.bin, old LayerNorm.gamma/beta names (REFERENCE §7); converted from "
+                      "Google's TF release (2020): config.json holds bert_config.json's hyper-parameters and no "
+                      "model_type, vocab.txt and no tokenizer files (REFERENCE §8); BertForPreTraining weights"),
         Repo("model", "prajjwal1/bert-medium",
-             {"main": files(_model_bytes("bert", "pretraining", n_bert, 32, 1, 15, old_layernorm_names=True),
-                            "pytorch_model.bin", bert_vocab)},
-             evidence="the student of Haystack's distillation examples (REFERENCE §6); config.json, "
-                      "pytorch_model.bin and vocab.txt, converted like the Google release"),
+             {"main": files(_model_bytes("bert", "pretraining", n_bert, 32, 1, 15, old_layernorm_names=True,
+                                         legacy_config=True), "pytorch_model.bin", bert_vocab)},
+             evidence="the student of Haystack's distillation examples (REFERENCE §6); config.json without "
+                      "model_type, pytorch_model.bin and vocab.txt, converted like the Google release "
+                      "(pytorch_geometric PR #10631, 2026-03, for prajjwal1/bert-tiny, published with it; "
+                      "REFERENCE §8)"),
         Repo("model", "deepset/roberta-base-squad2-distilled",
              {"main": files(_model_bytes("roberta", "qa", n_rob, 32, 1, 16), "pytorch_model.bin",
                             {**rob_files, **rob_specials,
