@@ -1,7 +1,8 @@
 """Write outputs/bench/hub_rehearsal.json from a rehearsal of the hub path (scripts/rehearse_hub.sh).
 
 It records what a reader needs to trust the rehearsal: which stages finished, where each dataset
-came from (hub repo, revision, resolved commit), what `verify` scored, and every request the
+came from (hub repo, revision, resolved commit) and which were not run (with the reason), what
+`verify` scored and skipped, and every request the
 loopback hub served (grouped by repo, revision and file, with counts). No absolute path is kept.
 """
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     datasets = {k: {"source": v.get("source"), **({"hub": v["hub"]} if "hub" in v else {}),
                     "questions": v.get("questions")}
                 for k, v in (prep.get("datasets") or {}).items()}
+    not_run = dict(prep.get("not_run") or {})
     record = _read(Path(args.requests)) or {"served": {"requests": 0, "by_file": []}, "repos": {}}
     by_repo: dict[str, dict] = defaultdict(lambda: {"requests": 0, "revisions": set(), "files": defaultdict(int),
                                                     "statuses": defaultdict(int)})
@@ -64,9 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": {"reproduce": args.reproduce_seconds, "reproduce_and_verify": args.total_seconds},
         "stages_completed": stages,
         "verify": {"completed": verify is not None, "counts": (verify or {}).get("counts"),
-                   "skipped": sorted((verify or {}).get("skipped") or {})},
+                   "skipped": dict(sorted(((verify or {}).get("skipped") or {}).items()))},
         "datasets": datasets,
-        "all_datasets_from_hub": bool(datasets) and all("hub" in d for d in datasets.values()),
+        "dataset_sources": {"hub": sorted(k for k, d in datasets.items() if "hub" in d),
+                            "local": sorted(k for k, d in datasets.items() if "hub" not in d),
+                            "not_run": not_run},
         "hub_requests": record["served"]["requests"],
         "served": served,
         "provenance": {"git": provenance.git_commit(), "packages": provenance.package_versions()},
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     qio.write_json(args.out, out)
     done = sum(stages.values())
     print(f"[rehearsal] {done} of {len(stages)} stages, verify {'done' if verify else 'not done'}, "
-          f"{len(datasets)} datasets ({'all' if out['all_datasets_from_hub'] else 'not all'} from the hub), "
+          f"{len(out['dataset_sources']['hub'])} datasets from the hub, {len(out['dataset_sources']['local'])} local, "
+          f"{len(not_run)} not run ({', '.join(not_run) or 'none'}), "
           f"{out['hub_requests']} hub requests, {args.total_seconds} s -> {args.out}")
     return 0
 

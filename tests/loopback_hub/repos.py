@@ -84,7 +84,26 @@ def _script_main(name: str) -> dict[str, bytes]:
             "dataset_infos.json": b"{}"}
 
 
-def dataset_repos(*, squad_adversarial_export: bool = True) -> list[Repo]:
+def squad_adversarial(export: bool) -> Repo:
+    """stanfordnlp/squad_adversarial: a loading script on main; its parquet export only if `export`."""
+    revisions = {"main": _script_main("squad_adversarial")}
+    if export:
+        revisions[PARQUET_EXPORT] = {f"{c}/validation/0000.parquet": _parquet(_rows(f)) for c, f in ADVERSARIAL.items()}
+    return Repo("dataset", "stanfordnlp/squad_adversarial", revisions,
+                evidence="loading-script repo on main (REFERENCE §7). Its parquet export cannot be confirmed today: "
+                         "the dataset viewer stopped converting script repos (2024-08) and since 2025-04 deletes "
+                         "refs/convert/parquet before reprocessing, which a script repo never gets back (REFERENCE "
+                         "§8). " + ("This hub serves one laid out like the hub's automatic export "
+                                    "({config}/{split}/0000.parquet). Rows: AddOneSent/AddSent samples" if export else
+                                    "This hub serves none (the default): the run reports both sets \"not run\""))
+
+
+def with_squad_adversarial_export(repos: list[Repo]) -> list[Repo]:
+    """`repos` with stanfordnlp/squad_adversarial's parquet export (as if the hub still had one)."""
+    return [squad_adversarial(True) if r.repo_id == "stanfordnlp/squad_adversarial" else r for r in repos]
+
+
+def dataset_repos(*, squad_adversarial_export: bool = False) -> list[Repo]:
     squad2 = {"squad_v2/train-00000-of-00001.parquet": _parquet(_rows(SQUAD1_TRAIN)),
               "squad_v2/validation-00000-of-00001.parquet": _parquet(_rows(SQUAD2_DEV))}
     squad2["README.md"] = _card([("squad_v2", {"train": "squad_v2/train-*", "validation": "squad_v2/validation-*"})],
@@ -103,10 +122,6 @@ def dataset_repos(*, squad_adversarial_export: bool = True) -> list[Repo]:
     aqa["README.md"] = _card(aqa_configs, "adversarial_qa")
     shifts_export = {f"{d}/test/0000.parquet": _parquet(_rows(f, id_prefix=f"{d}-" if d == "nyt" else ""))
                      for d, f in SHIFTS.items()}
-    adv_export = {f"{c}/validation/0000.parquet": _parquet(_rows(f)) for c, f in ADVERSARIAL.items()}
-    adv_revisions = {"main": _script_main("squad_adversarial")}
-    if squad_adversarial_export:
-        adv_revisions[PARQUET_EXPORT] = adv_export
     return [
         Repo("dataset", "rajpurkar/squad_v2", {"main": squad2},
              evidence="parquet repo (REFERENCE §7); configs squad_v2 with train/validation parquet files. "
@@ -117,10 +132,7 @@ def dataset_repos(*, squad_adversarial_export: bool = True) -> list[Repo]:
         Repo("dataset", "UCLNLP/adversarial_qa", {"main": aqa},
              evidence="parquet repo (REFERENCE §7) with configs adversarialQA, dbidaf, dbert, droberta and a "
                       "metadata column. Stand-in rows: SQuAD 1.1 dev sample, ids prefixed by config"),
-        Repo("dataset", "stanfordnlp/squad_adversarial", adv_revisions,
-             evidence="loading-script repo on main (REFERENCE §7). Its parquet export is NOT confirmed; this "
-                      "hub serves one laid out like the hub's automatic export ({config}/{split}/0000.parquet) "
-                      "unless built with squad_adversarial_export=False. Rows: AddOneSent/AddSent samples"),
+        squad_adversarial(squad_adversarial_export),
         Repo("dataset", "ludwigschmidt/squadshifts", {"main": _script_main("squadshifts"), PARQUET_EXPORT: shifts_export},
              evidence="loading-script repo on main; parquet export on refs/convert/parquet with one folder per "
                       "domain, selected with data_dir (REFERENCE §7). Rows: amazon/new_wiki/reddit samples; "
