@@ -69,6 +69,38 @@ def fix(err: BaseException) -> str:
     return "run where the hub is reachable"
 
 
+INVALID_TOKEN = ("the hub refused the token (401 Invalid credentials): HF_TOKEN (or the login saved by "
+                 "`hf auth login`) is invalid or expired; set a valid token, or unset HF_TOKEN (every repo the "
+                 "project names is public)")
+
+
+def status(err: BaseException) -> int | None:
+    """The HTTP status the hub answered with, where `err` carries one."""
+    for e in chain(err):
+        code = getattr(getattr(e, "response", None), "status_code", None)
+        if isinstance(code, int):
+            return code
+    return None
+
+
+def token_sent() -> bool:
+    """Is a token sent with each request (HF_TOKEN, or a saved login)?"""
+    with contextlib.suppress(Exception):
+        from huggingface_hub import get_token  # deferred: see the note at the top of this module
+
+        return get_token() is not None
+    return bool(os.environ.get("HF_TOKEN"))
+
+
+def invalid_token(err: BaseException) -> bool:
+    """Did the hub answer 401 because the token sent is not valid? (A public repo asked for with a
+    bad token gets 401; huggingface_hub then calls it "not found" when the hub gives no reason.)"""
+    if status(err) != 401:
+        return False
+    text = " ".join(str(e) for e in chain(err)).lower()
+    return "invalid credentials" in text or "invalid user token" in text or token_sent()
+
+
 def one_line(err: BaseException, n: int = 300) -> str:
     text = re.sub(r"\s+", " ", f"{type(err).__name__}: {err}").strip()
     return text if len(text) <= n else text[: n - 3] + "..."
@@ -97,6 +129,8 @@ def check_repo(repo_id: str, kind: str = "model", revision: str | None = None) -
         info = HfApi().repo_info(repo_id, repo_type=kind, revision=revision)
     except Exception as err:  # noqa: BLE001 - each failure is one message
         names = error_names(err)
+        if invalid_token(err):
+            return f"{what}: {INVALID_TOKEN}"
         if "RevisionNotFoundError" in names:
             return f"{what} has no revision {revision!r} on the hub: pin an existing branch, tag or commit"
         if "RepositoryNotFoundError" in names or "GatedRepoError" in names:

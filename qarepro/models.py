@@ -80,6 +80,8 @@ def _first_line(err: Exception) -> str:
 
 def _unreachable(ref: str, what: str, err: Exception) -> ModelSourceError:
     first = _first_line(err)
+    if hub.invalid_token(err):
+        return ModelSourceError(f"{what} {ref!r}: {hub.INVALID_TOKEN}.")
     if hub.unreachable(err):
         first = hub.failure(err)
         todo = (f"{hub.fix(err)}, or download it elsewhere (`hf download {ref} --local-dir DIR`) and "

@@ -20,7 +20,7 @@ import yaml
 from qarepro import data, hub, paths
 from tests.loopback_hub import faults
 from tests.loopback_hub import repos as hub_repos
-from tests.loopback_hub.server import LoopbackHub
+from tests.loopback_hub.server import LoopbackHub, Repo
 
 pytestmark = pytest.mark.slow
 
@@ -31,16 +31,16 @@ def served(tmp_path_factory):
     return hub_repos.build(tmp_path_factory.mktemp("loopback-repos"))
 
 
-def _py(code: str, hub_url: str, work: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = faults._env(hub_url, work)
+def _py(code: str, hub_url: str, work: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**faults._env(hub_url, work), **(env or {})}
     return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout,
                           cwd=paths.ROOT)
 
 
-def _answer(code: str, served, work: Path, **hub_options):
+def _answer(code: str, served, work: Path, env: dict | None = None, **hub_options):
     """Run `code` (which prints one JSON line last) against a loopback hub: (its answer, the requests)."""
     with LoopbackHub(served, **hub_options) as lb:
-        proc = _py(code, lb.url, work)
+        proc = _py(code, lb.url, work, env=env)
         requests = list(lb.requests)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), requests
@@ -256,3 +256,65 @@ def test_loopback_hub_answers_the_hub_api_as_the_clients_expect(served, tmp_path
     endpoints = {r["endpoint"] for r in recorded}
     assert {"tree", "paths-info", "info", "resolve", "redirect"} <= endpoints
     assert all({"method", "status", "repo", "revision", "file"} <= set(r) for r in recorded)
+
+
+# ---------------------------------------------------------------------------------------------
+# the small gaps: split sizes, the dataset viewer, an invalid token
+
+
+def test_split_sizes_are_declared_and_checked_and_the_dataset_viewer_is_not_asked(served, tmp_path):
+    """The parquet repos' READMEs declare their split sizes (dataset_info), as the hub's do; datasets
+    checks them, and a mismatch is one clear line. The viewer's /info (another host, 100 s time-out)
+    is never called."""
+    import re
+
+    card = {r.repo_id: r for r in served}["rajpurkar/squad_v2"].revisions["main"]["README.md"].decode()
+    declared = yaml.safe_load(card.split("---")[1])["dataset_info"]
+    sizes = {s["name"]: s["num_examples"] for s in declared["splits"]}
+    assert sizes == {"train": len(_ids(paths.FIXTURES / "squad-v1.1-train-sample.json")),
+                     "validation": len(_ids(paths.FIXTURES / "squad-v2.0-dev-sample.json"))}
+    code = ("import json\n"
+            "from datasets.utils import _dataset_viewer\n"
+            "asked = []\n"
+            "real = _dataset_viewer.get_exported_dataset_infos\n"
+            "_dataset_viewer.get_exported_dataset_infos = lambda *a, **k: asked.append(a or k) or real(*a, **k)\n"
+            "from qarepro import data\n"
+            "out = {'n': len(data.load_examples('squad_v2-validation'))}\n"
+            "try:\n"
+            "    data.load_examples('squad-validation'); out['bad'] = None\n"
+            "except data.DataSourceError as err:\n"
+            "    out['bad'] = str(err)\n"
+            "out['viewer_asked'] = len(asked)\n"
+            "print(json.dumps(out))")
+    # rajpurkar/squad's README declares one question more in train than its file holds
+    card1 = {r.repo_id: r for r in served}["rajpurkar/squad"].revisions["main"]["README.md"].decode()
+    n_train = len(_ids(paths.FIXTURES / "squad-v1.1-train-sample.json"))
+    wrong = re.sub(rf"name: train\n(\s+)num_bytes: (\d+)\n(\s+)num_examples: {n_train}\b",
+                   lambda m: f"name: train\n{m[1]}num_bytes: {m[2]}\n{m[3]}num_examples: {n_train + 1}", card1)
+    assert wrong != card1
+    bad = [Repo(r.kind, r.repo_id, {"main": {**r.revisions["main"], "README.md": wrong.encode()}}, r.evidence)
+           if r.repo_id == "rajpurkar/squad" else r for r in served]
+    got, _ = _answer(code, bad, tmp_path)
+    assert got["n"] == sizes["validation"] and got["viewer_asked"] == 0
+    assert "split sizes" in got["bad"] and "rajpurkar/squad@main" in got["bad"] and "\n" not in got["bad"]
+
+
+def test_an_invalid_token_is_called_an_invalid_token(served, tmp_path):
+    """The hub answers a bad HF_TOKEN with 401 even for a public repo; the message says so, and
+    not "private or gated"."""
+    code = ("import json\n"
+            "from qarepro import data, hub, models\n"
+            "out = {'repo': hub.check_repo('FacebookAI/roberta-base'),\n"
+            "       'dataset': hub.check_repo('rajpurkar/squad_v2', 'dataset')}\n"
+            "for key, call in (('model', lambda: models.load_qa_model('FacebookAI/roberta-base')),\n"
+            "                  ('data', lambda: data.load_examples('squad_v2-validation'))):\n"
+            "    try:\n"
+            "        call(); out[key] = None\n"
+            "    except (models.ModelSourceError, data.DataSourceError) as err:\n"
+            "        out[key] = str(err)\n"
+            "print(json.dumps(out))")
+    got, requests = _answer(code, served, tmp_path, env={"HF_TOKEN": "hf_" + "x" * 34}, reject_tokens=True)
+    assert {r["status"] for r in requests} == {401}
+    for what, msg in got.items():
+        assert msg and "invalid" in msg and "HF_TOKEN" in msg and "401" in msg, (what, msg)
+        assert "private or gated" not in msg and "\n" not in msg, (what, msg)

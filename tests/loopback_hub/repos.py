@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from qarepro import paths
 from qarepro.tiny import build_tokenizer, fixture_texts
@@ -29,7 +30,7 @@ SHIFTS = {"amazon": FX / "squadshifts-amazon-sample.json", "new_wiki": FX / "squ
 ADVERSARIAL = {"AddOneSent": FX / "squad_adversarial-AddOneSent-sample.json",
                "AddSent": FX / "squad_adversarial-AddSent-sample.json"}
 PARQUET_EXPORT = "refs/convert/parquet"
-LAYOUT_VERSION = "3"  # bump when the layout below changes: the on-disk cache is rebuilt
+LAYOUT_VERSION = "4"  # bump when the layout below changes: the on-disk cache is rebuilt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ def _rows(squad_json: Path, id_prefix: str = "") -> dict[str, list]:
     return cols
 
 
-def _parquet(cols: dict[str, list], extra: dict[str, list] | None = None) -> bytes:
+def _dataset(cols: dict[str, list], extra: dict[str, list] | None = None):
     import datasets
 
     from qarepro.data import FEATURES
@@ -62,17 +63,44 @@ def _parquet(cols: dict[str, list], extra: dict[str, list] | None = None) -> byt
         cols[name] = values
         features[name] = datasets.Features({name: {"split": datasets.Value("string"),
                                                    "model_in_the_loop": datasets.Value("string")}})[name]
+    return datasets.Dataset.from_dict(cols, features=features)
+
+
+def _to_parquet(ds) -> bytes:
     buf = io.BytesIO()
-    datasets.Dataset.from_dict(cols, features=features).to_parquet(buf)
+    ds.to_parquet(buf)
     return buf.getvalue()
 
 
-def _card(configs: list[tuple[str, dict[str, str]]], title: str) -> bytes:
-    """A dataset README whose YAML `configs` map each config to its parquet files, as the hub's are."""
+def _parquet(cols: dict[str, list], extra: dict[str, list] | None = None) -> bytes:
+    return _to_parquet(_dataset(cols, extra))
+
+
+def _card(configs: list[tuple[str, dict[str, str]]], title: str, splits: dict[str, dict[str, Any]] | None = None) -> bytes:
+    """A dataset README whose YAML `configs` map each config to its parquet files, as the hub's are,
+    and whose `dataset_info` declares each config's features and split sizes (`splits`: config ->
+    {split: Dataset}), which `datasets` checks against the rows it reads (verify_splits)."""
     lines = ["---", "configs:"]
-    for name, splits in configs:
+    for name, patterns in configs:
         lines += [f"- config_name: {name}", "  data_files:"]
-        lines += [f"  - split: {split}\n    path: {pattern}" for split, pattern in splits.items()]
+        lines += [f"  - split: {split}\n    path: {pattern}" for split, pattern in patterns.items()]
+    if splits:
+        import yaml
+        from datasets.info import DatasetInfo, DatasetInfosDict
+        from datasets.splits import SplitDict, SplitInfo
+        from huggingface_hub import DatasetCardData
+
+        infos = {}
+        for name, by_split in splits.items():
+            sd = SplitDict()
+            for split, ds in by_split.items():
+                sd.add(SplitInfo(name=split, num_bytes=ds.data.nbytes, num_examples=len(ds)))
+            features = next(iter(by_split.values())).features
+            infos[name] = DatasetInfo(features=features, splits=sd, config_name=name,
+                                      dataset_size=sum(ds.data.nbytes for ds in by_split.values()))
+        card = DatasetCardData()
+        DatasetInfosDict(infos).to_dataset_card_data(card)
+        lines += yaml.safe_dump(card.to_dict(), sort_keys=False).rstrip("\n").splitlines()
     lines += ["---", f"# {title}", "", "Loopback stand-in (qarepro tests): real rows, fixture sample.", ""]
     return "\n".join(lines).encode()
 
@@ -104,27 +132,30 @@ def with_squad_adversarial_export(repos: list[Repo]) -> list[Repo]:
 
 
 def dataset_repos(*, squad_adversarial_export: bool = False) -> list[Repo]:
-    squad2 = {"squad_v2/train-00000-of-00001.parquet": _parquet(_rows(SQUAD1_TRAIN)),
-              "squad_v2/validation-00000-of-00001.parquet": _parquet(_rows(SQUAD2_DEV))}
+    v2 = {"train": _dataset(_rows(SQUAD1_TRAIN)), "validation": _dataset(_rows(SQUAD2_DEV))}
+    squad2 = {f"squad_v2/{split}-00000-of-00001.parquet": _to_parquet(ds) for split, ds in v2.items()}
     squad2["README.md"] = _card([("squad_v2", {"train": "squad_v2/train-*", "validation": "squad_v2/validation-*"})],
-                                "squad_v2")
-    squad1 = {"plain_text/train-00000-of-00001.parquet": _parquet(_rows(SQUAD1_TRAIN)),
-              "plain_text/validation-00000-of-00001.parquet": _parquet(_rows(SQUAD1_DEV))}
+                                "squad_v2", {"squad_v2": v2})
+    v1 = {"train": _dataset(_rows(SQUAD1_TRAIN)), "validation": _dataset(_rows(SQUAD1_DEV))}
+    squad1 = {f"plain_text/{split}-00000-of-00001.parquet": _to_parquet(ds) for split, ds in v1.items()}
     squad1["README.md"] = _card([("plain_text", {"train": "plain_text/train-*",
-                                                 "validation": "plain_text/validation-*"})], "squad")
+                                                 "validation": "plain_text/validation-*"})], "squad", {"plain_text": v1})
     aqa: dict[str, bytes] = {}
-    aqa_configs = []
-    for i, cfg in enumerate(["adversarialQA", "dbidaf", "dbert", "droberta"]):
+    aqa_configs, aqa_splits = [], {}
+    for cfg in ["adversarialQA", "dbidaf", "dbert", "droberta"]:
         cols = _rows(SQUAD1_DEV, id_prefix=f"{cfg}-")
         meta = [{"split": "validation", "model_in_the_loop": cfg}] * len(cols["id"])
-        aqa[f"{cfg}/validation-00000-of-00001.parquet"] = _parquet(cols, {"metadata": meta})
+        ds = _dataset(cols, {"metadata": meta})
+        aqa[f"{cfg}/validation-00000-of-00001.parquet"] = _to_parquet(ds)
         aqa_configs.append((cfg, {"validation": f"{cfg}/validation-*"}))
-    aqa["README.md"] = _card(aqa_configs, "adversarial_qa")
+        aqa_splits[cfg] = {"validation": ds}
+    aqa["README.md"] = _card(aqa_configs, "adversarial_qa", aqa_splits)
     shifts_export = {f"{d}/test/0000.parquet": _parquet(_rows(f, id_prefix=f"{d}-" if d == "nyt" else ""))
                      for d, f in SHIFTS.items()}
     return [
         Repo("dataset", "rajpurkar/squad_v2", {"main": squad2},
-             evidence="parquet repo (REFERENCE §7); configs squad_v2 with train/validation parquet files. "
+             evidence="parquet repo (REFERENCE §7); configs squad_v2 with train/validation parquet files; "
+                      "its README's dataset_info declares the split sizes, which datasets checks (REFERENCE §8). "
                       "Stand-in rows: train = SQuAD 1.1 train sample (no SQuAD 2.0 train offline), "
                       "validation = SQuAD 2.0 dev sample"),
         Repo("dataset", "rajpurkar/squad", {"main": squad1},

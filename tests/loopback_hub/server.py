@@ -14,7 +14,9 @@ make when they are pointed at it through `HF_ENDPOINT` (offline mode off):
   EntryNotFound, so the clients raise their own typed errors
 
 Faults for tests: `stall_file` makes a download send its headers and the first half of the
-body, then go silent (the connection stays open, bounded by `stall_seconds`).
+body, then go silent (the connection stays open, bounded by `stall_seconds`); `reject_tokens`
+answers every request that carries a token with 401 `Invalid credentials in Authorization
+header`, as the hub answers an invalid or expired HF_TOKEN, even for a public repo.
 
 Every request is recorded (`requests`, `summary()`), so a test or the rehearsal can say what
 was asked for. Only 127.0.0.1 is ever bound.
@@ -67,11 +69,13 @@ class LoopbackHub:
     """The server. `with LoopbackHub(repos) as hub:` serves on hub.url until the block ends."""
 
     def __init__(self, repos: list[Repo], *, renamed: dict[str, str] | None = None,
-                 stall_file: tuple[str, str] | None = None, stall_seconds: float = 30.0, port: int = 0):
+                 stall_file: tuple[str, str] | None = None, stall_seconds: float = 30.0, port: int = 0,
+                 reject_tokens: bool = False):
         self.repos = {(r.kind, r.repo_id): r for r in repos}
         self.renamed = dict(renamed or {})  # old id -> new id, for either kind
         self.stall_file = stall_file  # (repo_id, path)
         self.stall_seconds = stall_seconds
+        self.reject_tokens = reject_tokens
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -190,7 +194,14 @@ def _handler(hub: LoopbackHub):
             query = parse_qs(split.query)
             info = {"path": split.path, "kind": None, "repo": None, "revision": None, "file": None, "endpoint": "?"}
             try:
-                if segs[:1] == ["api"] and len(segs) >= 3 and segs[1] in ("models", "datasets"):
+                if hub.reject_tokens and self.headers.get("Authorization"):
+                    if self.command == "POST":
+                        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    info["endpoint"] = "token refused"
+                    msg = "Invalid credentials in Authorization header"
+                    self._send(401, json.dumps({"error": msg}).encode(),
+                               {"Content-Type": "application/json", "X-Error-Message": msg}, info=info)
+                elif segs[:1] == ["api"] and len(segs) >= 3 and segs[1] in ("models", "datasets"):
                     self._api(segs[1][:-1], segs[2:], query, info)
                 elif segs[:1] == ["api"]:  # other hub APIs (e.g. huggingface_hub's agent-harnesses registry)
                     info["endpoint"] = "api/" + "/".join(segs[1:2])
