@@ -197,6 +197,8 @@ def _hub_failure(spec: DatasetSpec, err: BaseException) -> str:
             return (f"{spec.hub_id} has no parquet export (no revision {PARQUET_EXPORT}), and its main branch is a "
                     f"loading script, which datasets >= 4 does not run")
         return f"{spec.hub_id} has no revision {spec.hub_revision!r}"
+    if hub.xet_failure(err):
+        return hub.xet_failure(err)
     if hub.invalid_token(err):
         return hub.INVALID_TOKEN
     if "RepositoryNotFoundError" in names:

@@ -80,6 +80,8 @@ def _first_line(err: Exception) -> str:
 
 def _unreachable(ref: str, what: str, err: Exception) -> ModelSourceError:
     first = _first_line(err)
+    if hub.xet_failure(err):
+        return ModelSourceError(f"{what} {ref!r}: {hub.xet_failure(err)}.")
     if hub.invalid_token(err):
         return ModelSourceError(f"{what} {ref!r}: {hub.INVALID_TOKEN}.")
     if hub.unreachable(err):
@@ -174,6 +176,10 @@ def load_tokenizer(ref: str, revision: str | None = None, family: str | None = N
         raise _unreachable(ref, "tokenizer of", err) from None
     except ModelSourceError:
         raise
+    except RuntimeError as err:
+        if hub.xet_failure(err):
+            raise _unreachable(ref, "tokenizer of", err) from None
+        raise
     except (ValueError, TypeError, KeyError) as err:  # files there, but no tokenizer comes of them
         raise _unloadable(ref, "tokenizer of", "its tokenizer files (tokenizer.json, tokenizer_config.json, "
                           "vocab.txt or vocab.json + merges.txt)", err) from None
@@ -212,6 +218,8 @@ def load_qa_model(ref: str, revision: str | None = None, family: str | None = No
     except ModelSourceError:
         raise
     except (ValueError, TypeError, KeyError, RuntimeError) as err:  # the files are there but do not load
+        if hub.xet_failure(err):  # hf_xet raises RuntimeError
+            raise _unreachable(ref, "model", err) from None
         raise _unloadable(ref, "model", "config.json or its weights", err) from None
     finally:
         hf_logging.set_verbosity(verbosity)

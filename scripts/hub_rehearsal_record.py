@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import defaultdict
 from pathlib import Path
 
+from qarepro import hub, provenance
 from qarepro import io as qio
-from qarepro import provenance
 from qarepro.pipeline import STAGES
 
 
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
         "dataset_sources": {"hub": sorted(k for k, d in datasets.items() if "hub" in d),
                             "local": sorted(k for k, d in datasets.items() if "hub" not in d),
                             "not_run": not_run},
+        "xet": {"loopback_answers_as_the_hub": bool(record.get("xet")),
+                "HF_HUB_DISABLE_XET": os.environ.get("HF_HUB_DISABLE_XET", "1 (set by qarepro.hub)"),
+                "why": hub.XET_REASON},
         "hub_requests": record["served"]["requests"],
         "served": served,
         "provenance": {"git": provenance.git_commit(), "packages": provenance.package_versions()},

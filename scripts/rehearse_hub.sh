@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The hub path rehearsed end to end: the loopback hub of tests/loopback_hub on 127.0.0.1, a fresh
 # Hugging Face cache, no local data folder; then `make reproduce PROFILE=rehearsal` (six stages) and
-# `make verify PROFILE=rehearsal`. Writes outputs/bench/hub_rehearsal.json: the stages completed,
-# where every dataset came from, and every request the hub served. Exit status: that of the run.
+# `make verify PROFILE=rehearsal`. The loopback answers large files as the hub does today (a
+# redirect naming Xet storage, --xet), which the project follows over plain HTTP (HF_HUB_DISABLE_XET=1,
+# qarepro/hub.py), and has no squad_adversarial export (that set is reported "not run").
+# Writes outputs/bench/hub_rehearsal.json: the stages completed, where every dataset came from and
+# which were not run, and every request the hub served. Exit status: that of the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -20,7 +23,7 @@ export HF_HOME="$work/hf" HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_PROGRESS_BAR
 export QAREPRO_OUTPUTS="${QAREPRO_OUTPUTS:-$work/outputs}"
 
 "$PY" -m tests.loopback_hub --cache "${QAREPRO_HUB_CACHE:-$work/hub}" --url-file "$work/url" \
-  --record "$work/requests.json" > "$work/hub.log" 2>&1 &
+  --record "$work/requests.json" --xet > "$work/hub.log" 2>&1 &
 server=$!
 for _ in $(seq 300); do [ -s "$work/url" ] && break; kill -0 "$server" || { cat "$work/hub.log"; exit 1; }; sleep 0.2; done
 export HF_ENDPOINT; HF_ENDPOINT=$(cat "$work/url")

@@ -318,3 +318,45 @@ def test_an_invalid_token_is_called_an_invalid_token(served, tmp_path):
     for what, msg in got.items():
         assert msg and "invalid" in msg and "HF_TOKEN" in msg and "401" in msg, (what, msg)
         assert "private or gated" not in msg and "\n" not in msg, (what, msg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Xet: the hub's redirect to its storage, and what happens with and without hf_xet
+
+XET_CODE = ("import json\n"
+            "from qarepro import data, models\n"
+            "out = {}\n"
+            "for key, call in (('model', lambda: models.load_qa_model('deepset/bert-medium-squad2-distilled')),\n"
+            "                  ('data', lambda: data.load_examples('squad_v2-validation'))):\n"
+            "    try:\n"
+            "        out[key] = len(call()) if key == 'data' else type(call()).__name__\n"
+            "    except (models.ModelSourceError, data.DataSourceError) as err:\n"
+            "        out[key] = str(err)\n"
+            "print(json.dumps(out))")
+
+
+def test_the_project_downloads_xet_files_over_plain_http_as_it_chose(served, tmp_path):
+    """The loopback answers large files as the hub does (302, X-Xet-Hash, Link rel="xet-auth"); the
+    project sets HF_HUB_DISABLE_XET=1 (qarepro.hub.XET_REASON), so the redirect is followed over
+    plain HTTP and hf_xet is never asked for a token."""
+    code = "import os, qarepro\nassert os.environ['HF_HUB_DISABLE_XET'] == '1'\n" + XET_CODE
+    got, requests = _answer(code, served, tmp_path, xet=True)
+    assert got == {"model": "BertForQuestionAnswering", "data": len(_ids(paths.FIXTURES / "squad-v2.0-dev-sample.json"))}
+    endpoints = {(r["endpoint"], r["status"]) for r in requests}
+    assert ("resolve (xet)", 302) in endpoints and ("xet-bridge", 200) in endpoints
+    assert not any(r["endpoint"].startswith(("xet-read-token", "xet-cas")) for r in requests)
+
+
+@pytest.mark.parametrize("fault,needle", [("cas_unreachable", "could not be reached"),
+                                          ("cas_error", "answered 503"),
+                                          ("token_refused", "refused a Xet read token")])
+def test_each_xet_fault_ends_in_one_line_naming_it_and_the_fix(fault, needle, served, tmp_path):
+    """With Xet turned back on (HF_HUB_DISABLE_XET=0), hf_xet's failures: storage hosts unreachable,
+    the storage answering an error, a refused read token. Retries cut short for the test."""
+    env = {"HF_HUB_DISABLE_XET": "0", "HF_XET_CLIENT_RETRY_MAX_ATTEMPTS": "1", "HF_XET_CLIENT_RETRY_MAX_DURATION": "2s"}
+    got, requests = _answer(XET_CODE, served, tmp_path, env=env, xet=True, xet_fault=fault)
+    assert any(r["endpoint"] == "xet-read-token" for r in requests)  # hf_xet was used, not plain HTTP
+    for what, msg in got.items():
+        assert isinstance(msg, str) and needle in msg and "HF_HUB_DISABLE_XET=1" in msg, (what, msg)
+        assert "\n" not in msg and "Traceback" not in msg, (what, msg)
+    assert "deepset/bert-medium-squad2-distilled" in got["model"] and "squad_v2-validation" in got["data"]
