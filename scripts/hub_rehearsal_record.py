@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outputs", required=True, help="the QAREPRO_OUTPUTS folder of the rehearsal")
     p.add_argument("--requests", required=True, help="the loopback hub's record (python -m tests.loopback_hub)")
     p.add_argument("--status", type=int, required=True)
+    p.add_argument("--preflight-seconds", type=int, default=None, help="qarepro preflight --download, run first")
     p.add_argument("--reproduce-seconds", type=int, required=True)
     p.add_argument("--total-seconds", type=int, required=True)
     p.add_argument("--out", required=True)
@@ -60,11 +61,15 @@ def main(argv: list[str] | None = None) -> int:
                   "evidence": record["repos"].get(k, {}).get("evidence")}
               for k, v in sorted(by_repo.items())}
     out = {
-        "what": "make reproduce PROFILE=rehearsal and make verify PROFILE=rehearsal against the loopback hub "
-                "(scripts/rehearse_hub.sh): a fresh HF cache, no local data folder, HF_ENDPOINT on 127.0.0.1",
+        "what": "qarepro preflight --download, make reproduce PROFILE=rehearsal and make verify PROFILE=rehearsal "
+                "against the loopback hub (scripts/rehearse_hub.sh): a fresh HF cache, no local data folder, "
+                "HF_ENDPOINT on 127.0.0.1",
         "profile": args.profile,
         "exit_status": args.status,
-        "seconds": {"reproduce": args.reproduce_seconds, "reproduce_and_verify": args.total_seconds},
+        "seconds": {"preflight_download": args.preflight_seconds, "reproduce": args.reproduce_seconds,
+                    "reproduce_and_verify": args.total_seconds},
+        "preflight_download": "outputs/bench/preflight_download_rehearsal.txt (.json): every dataset and model "
+                              "fetched into the fresh cache and loaded before make reproduce",
         "stages_completed": stages,
         "verify": {"completed": verify is not None, "counts": (verify or {}).get("counts"),
                    "skipped": dict(sorted(((verify or {}).get("skipped") or {}).items()))},

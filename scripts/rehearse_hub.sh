@@ -29,14 +29,21 @@ for _ in $(seq 300); do [ -s "$work/url" ] && break; kill -0 "$server" || { cat 
 export HF_ENDPOINT; HF_ENDPOINT=$(cat "$work/url")
 echo "[rehearsal] loopback hub at $HF_ENDPOINT; HF cache and outputs in a fresh temporary folder"
 
+# before the GPU: fetch every dataset and model into the fresh cache and check that each loads
 start=$SECONDS
 status=0
-make --no-print-directory reproduce PROFILE=$PROFILE || status=$?
+"$PY" -m qarepro preflight --profile $PROFILE --download --out outputs/bench/preflight_download_rehearsal.json \
+  | tee outputs/bench/preflight_download_rehearsal.txt || status=$?
+preflight_s=$((SECONDS - start))
+
+start=$SECONDS
+if [ $status -eq 0 ]; then make --no-print-directory reproduce PROFILE=$PROFILE || status=$?; fi
 reproduce_s=$((SECONDS - start))
 if [ $status -eq 0 ]; then make --no-print-directory verify PROFILE=$PROFILE || status=$?; fi
 total_s=$((SECONDS - start))
 
 kill -TERM "$server"; wait "$server" || true; server=""
 "$PY" scripts/hub_rehearsal_record.py --profile $PROFILE --outputs "$QAREPRO_OUTPUTS" --requests "$work/requests.json" \
-  --status $status --reproduce-seconds $reproduce_s --total-seconds $total_s --out outputs/bench/hub_rehearsal.json
+  --status $status --preflight-seconds $preflight_s --reproduce-seconds $reproduce_s --total-seconds $total_s \
+  --out outputs/bench/hub_rehearsal.json
 exit $status

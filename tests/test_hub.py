@@ -360,3 +360,38 @@ def test_each_xet_fault_ends_in_one_line_naming_it_and_the_fix(fault, needle, se
         assert isinstance(msg, str) and needle in msg and "HF_HUB_DISABLE_XET=1" in msg, (what, msg)
         assert "\n" not in msg and "Traceback" not in msg, (what, msg)
     assert "deepset/bert-medium-squad2-distilled" in got["model"] and "squad_v2-validation" in got["data"]
+
+
+# ---------------------------------------------------------------------------------------------
+# before the GPU: one command fetches and checks everything a profile needs
+
+
+def test_preflight_download_fetches_and_loads_everything_and_says_what_is_missing(served, tmp_path):
+    args = [sys.executable, "-m", "qarepro.pipeline", "preflight", "--profile", "rehearsal", "--download",
+            "--out", str(tmp_path / "ready.json")]
+    with LoopbackHub(served, renamed=hub_repos.RENAMED, xet=True) as lb:
+        proc = subprocess.run(args, env=faults._env(lb.url, tmp_path), capture_output=True, text=True, timeout=600,
+                              cwd=paths.ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    record = json.loads((tmp_path / "ready.json").read_text())
+    by_name = {it["name"]: it for it in record["items"]}
+    prof = yaml.safe_load((paths.PROFILES / "rehearsal.yaml").read_text())
+    assert set(prof["eval_datasets"]) <= set(by_name) and "squad_v2-train" in by_name
+    adv = by_name["squad_adversarial-AddOneSent"]  # no export on the default loopback: the run goes on without it
+    assert adv["status"] == "not run" and "squad_adversarial-AddOneSent.json" in adv["todo"]
+    assert all(it["status"] == "ready" for n, it in by_name.items() if n != adv["name"]), proc.stdout
+    student = by_name["student of bert-medium-squad2-distilled"]
+    assert "config built as bert" in student["detail"] and student["source"] == "prajjwal1/bert-medium"
+    assert "roberta-base-squad2-distilled: student and teacher tokenise alike" in by_name
+    assert record["download_bytes"] > 0 and record["counts"] == {"ready": len(by_name) - 1, "missing": 0, "not run": 1}
+    assert "ready for the GPU: yes" in proc.stdout and "download size" in proc.stdout
+
+    # a missing required set: exit 2, its line says what to do
+    broken = [r for r in served if r.repo_id != "rajpurkar/squad_v2"]
+    with LoopbackHub(broken, renamed=hub_repos.RENAMED) as lb:
+        proc = subprocess.run(args[:-2], env=faults._env(lb.url, tmp_path / "b"), capture_output=True, text=True,
+                              timeout=600, cwd=paths.ROOT)
+    assert proc.returncode == 2 and "ready for the GPU: no" in proc.stdout
+    line = next(ln for ln in proc.stdout.splitlines() if ln.split()[1:2] == ["squad_v2-validation"])
+    assert "missing" in line and "To do:" in line and "squad-v2.0-dev.json" in line
