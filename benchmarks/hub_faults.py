@@ -29,7 +29,8 @@ def main() -> None:
             work = Path(tmp) / name
             broken = faults.run(name, served, work)
             fixed = faults.run(name, served, work, faulty=False)
-            message = [ln.strip()[2:] for ln in broken.stderr.splitlines() if ln.startswith("  - ")]
+            message = [ln.strip().removeprefix("- ") for ln in broken.stderr.splitlines()
+                       if ln.startswith(("  - ", "  (not run) "))]
             out["faults"][name] = {
                 "staged": what, "command": "python -m qarepro.pipeline " + " ".join(command) + " --profile rehearsal",
                 "exit_status": broken.returncode, "seconds": round(broken.seconds, 1), "message": message,

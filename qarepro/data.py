@@ -37,6 +37,13 @@ class DataSourceError(RuntimeError):
     """A dataset could not be found anywhere: no usable local file and no hub."""
 
 
+def absent(err: DataSourceError) -> bool:
+    """Did the hub answer that it does not have the data (no export, no repo, no files), rather
+    than fail to answer (offline, unreachable, a stalled download, which a rerun may fix)?"""
+    cause = err.__cause__
+    return cause is not None and not hub.unreachable(cause)
+
+
 PARQUET_EXPORT = "refs/convert/parquet"  # the revision where the hub keeps its automatic parquet export
 
 

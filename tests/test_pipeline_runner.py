@@ -91,9 +91,23 @@ def test_a_stage_on_unwritable_outputs_is_one_line_error(tmp_path, blocked):
     assert out.stderr.count("\n") == 1 and "01_data_prep: cannot write its outputs" in out.stderr
 
 
-def test_a_missing_secondary_set_is_not_run_with_its_reason_and_a_missing_primary_set_stops():
-    """Offline, squad_adversarial-AddSent has no source: a secondary set becomes a "not run" row
-    with its reason (recorded by 01, read by every later stage); as the primary set it stops 01."""
+def test_a_missing_secondary_set_is_not_run_with_its_reason_and_a_missing_primary_set_stops(monkeypatch):
+    """squad_adversarial-AddSent has no source (the hub answers that it has no parquet export): a
+    secondary set becomes a "not run" row with its reason (recorded by 01, read by every later
+    stage); as the primary set it stops 01; and a hub that cannot be asked stops 01 either way."""
+    from qarepro import data
+
+    class RevisionNotFoundError(Exception):  # what huggingface_hub raises for a missing refs/convert/parquet
+        pass
+
+    real = data._load_from_hub
+
+    def hub_without_export(spec):
+        if spec.key.startswith("squad_adversarial"):
+            raise RevisionNotFoundError("404 Client Error. Revision Not Found")
+        return real(spec)
+
+    monkeypatch.setattr(data, "_load_from_hub", hub_without_export)
     key = "squad_adversarial-AddSent"
     sets = ["squad_v2-validation", "squad-validation", key]
     prof = pipeline.load_profile("smoke", {"eval_datasets": sets})
@@ -101,6 +115,7 @@ def test_a_missing_secondary_set_is_not_run_with_its_reason_and_a_missing_primar
     assert runner.preflight(prof, "01_data_prep", not_run) == []
     assert list(not_run) == [key]
     assert "squad_adversarial-AddSent.json" in not_run[key] and "codalab" in not_run[key]  # the fix, named
+    assert "no parquet export" in not_run[key]
     assert runner.preflight(prof, "01_data_prep") == [not_run[key]]  # a caller that keeps no not-run list
 
     stage = pipeline.start("01_data_prep", prof)
@@ -119,3 +134,7 @@ def test_a_missing_secondary_set_is_not_run_with_its_reason_and_a_missing_primar
     problems = runner.preflight(primary, "01_data_prep", {})
     assert len(problems) == 1 and key in problems[0]
     assert key in pipeline.required_datasets(primary) and key not in pipeline.required_datasets(prof)
+
+    monkeypatch.setattr(data, "_load_from_hub", real)  # offline (this test session): the hub is not asked
+    problems = runner.preflight(prof, "01_data_prep", not_run := {})
+    assert not_run == {} and len(problems) == 1 and key in problems[0]

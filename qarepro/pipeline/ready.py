@@ -68,7 +68,8 @@ def _datasets(profile: Profile) -> list[Item]:
             counts = qdata.describe(qdata.load_examples(key, folder))
         except (qdata.DataSourceError, qdata.DataError) as err:
             what, fix = _split_fix(str(err))
-            status = MISSING if key in required or isinstance(err, qdata.DataError) else NOT_RUN
+            secondary = key not in required and isinstance(err, qdata.DataSourceError) and qdata.absent(err)
+            status = NOT_RUN if secondary else MISSING
             items.append(Item("dataset", key, source, status, what, fix or "see the message",
                               0, round(time.perf_counter() - t0, 1)))
             continue

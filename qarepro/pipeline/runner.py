@@ -102,7 +102,8 @@ def _card_models(card: str, plan: CardPlan) -> tuple[str | None, str | None, str
 
 def dataset_problems(profile: Profile, keys: Sequence[str], unavailable: set[str] | None = None) -> dict[str, str]:
     """{key: why it cannot be loaded} for the datasets among `keys` that no source can give;
-    `unavailable` gets the keys that no source has at all (rather than bad rows or a moved repo)."""
+    `unavailable` gets the keys that no source has at all (the hub answered it has none: not bad rows,
+    a moved repo or a hub that could not be asked)."""
     folder = data_dir(profile)
     out = {}
     for key in keys:
@@ -113,7 +114,7 @@ def dataset_problems(profile: Profile, keys: Sequence[str], unavailable: set[str
             qdata.load_examples(key, folder, limit=1)
         except qdata.DataSourceError as err:
             out[key] = str(err)
-            if unavailable is not None:
+            if unavailable is not None and qdata.absent(err):
                 unavailable.add(key)
             continue
         except qdata.DataError as err:
@@ -261,7 +262,7 @@ def require_preflight(profile: Profile, stage: str) -> None:
     if not_run:
         lines = [f"qarepro: {stage} for profile {profile.name!r}: {len(not_run)} evaluation set(s) cannot be had "
                  f"and will be reported as not run (the run goes on):"]
-        lines += [f"  - {why}" for why in not_run.values()]
+        lines += [f"  (not run) {why}" for why in not_run.values()]
         print("\n".join(lines), file=sys.stderr)
     if problems:
         lines = [f"qarepro: cannot run {stage} for profile {profile.name!r}: {len(problems)} missing input(s)."]
