@@ -95,19 +95,19 @@ def test_a_missing_secondary_set_is_not_run_with_its_reason_and_a_missing_primar
     """squad_adversarial-AddSent has no source (the hub answers that it has no parquet export): a
     secondary set becomes a "not run" row with its reason (recorded by 01, read by every later
     stage); as the primary set it stops 01; and a hub that cannot be asked stops 01 either way."""
-    from qarepro import data
-
     class RevisionNotFoundError(Exception):  # what huggingface_hub raises for a missing refs/convert/parquet
         pass
 
-    real = data._load_from_hub
+    import datasets  # the loader the registry's hub splits go through
 
-    def hub_without_export(spec):
-        if spec.key.startswith("squad_adversarial"):
+    real = datasets.load_dataset
+
+    def hub_without_export(path, *args, **kwargs):
+        if path == "stanfordnlp/squad_adversarial":
             raise RevisionNotFoundError("404 Client Error. Revision Not Found")
-        return real(spec)
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(data, "_load_from_hub", hub_without_export)
+    monkeypatch.setattr(datasets, "load_dataset", hub_without_export)
     key = "squad_adversarial-AddSent"
     sets = ["squad_v2-validation", "squad-validation", key]
     prof = pipeline.load_profile("smoke", {"eval_datasets": sets})
@@ -135,6 +135,6 @@ def test_a_missing_secondary_set_is_not_run_with_its_reason_and_a_missing_primar
     assert len(problems) == 1 and key in problems[0]
     assert key in pipeline.required_datasets(primary) and key not in pipeline.required_datasets(prof)
 
-    monkeypatch.setattr(data, "_load_from_hub", real)  # offline (this test session): the hub is not asked
+    monkeypatch.setattr(datasets, "load_dataset", real)  # offline (this test session): the hub is not asked
     problems = runner.preflight(prof, "01_data_prep", not_run := {})
     assert not_run == {} and len(problems) == 1 and key in problems[0]

@@ -62,7 +62,7 @@ def _datasets(profile: Profile) -> list[Item]:
     for key in profile.datasets():
         spec = qdata.REGISTRY[key]
         local = qdata.local_file(key, folder)
-        source = str(local) if local else spec.hub_ref
+        source = str(local) if local else f"{spec.hub_id}@{spec.hub_revision}"
         t0 = time.perf_counter()
         try:
             counts = qdata.describe(qdata.load_examples(key, folder))
@@ -123,7 +123,8 @@ def _load_models(profile: Profile) -> tuple[list[Item], list[Item]]:
             continue
         try:
             check_same_tokenization(s, t)
-            checks.append(Item("check", f"{card}: student and teacher tokenise alike", "", READY, "same ids", "", 0, 0.0))
+            checks.append(Item("check", f"{card}: student and teacher tokenise alike", "", READY,
+                               "same vocabulary, special tokens and ids", "", 0, 0.0))
         except Exception as err:  # noqa: BLE001 - a DistillError: the card cannot distil with these two
             checks.append(Item("check", f"{card}: student and teacher tokenise alike", "", MISSING,
                                str(err).splitlines()[0], "pick a student that shares the teacher's tokenizer", 0, 0.0))
@@ -159,13 +160,19 @@ def _size(n: int) -> str:
 
 
 def table(record: dict[str, Any]) -> str:
-    """The record as the command prints it: one line per item, then the totals."""
-    rows = [("", "what", "status", "size", "detail / what to do")]
+    """The record as the command prints it: one line per item (a repo's size on its first line),
+    then the totals."""
+    rows = [("", "what", "from", "status", "in cache", "detail / what to do")]
+    seen: set[str] = set()
     for it in record["items"]:
-        note = it["detail"] if it["status"] == READY else f"{it['detail']}. To do: {it['todo']}"
-        rows.append((it["kind"], it["name"], it["status"], _size(it["bytes"]) if it["bytes"] else "", note))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4] for r in rows]
+        detail = it["detail"].rstrip(".")
+        note = detail if it["status"] == READY else f"{detail}. To do: {it['todo']}"
+        repo = it["source"].split("@")[0]
+        size = _size(it["bytes"]) if it["bytes"] and repo not in seen else ""
+        seen.add(repo)
+        rows.append((it["kind"], it["name"], it["source"], it["status"], size, note))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = ["  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5] for r in rows]
     c = record["counts"]
     lines.append("")
     lines.append(f"profile {record['profile']}: {c[READY]} ready, {c[MISSING]} missing, {c[NOT_RUN]} not run "
