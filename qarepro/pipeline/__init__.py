@@ -11,6 +11,7 @@ One concern per module; each imports only those above it in this list:
     cells      grid cells committed and reused by identity; teacher variants and their facts
     steps      the functions the notebooks call, stage by stage
     runner     preflight, the offline switch, the kernel, papermill (run_stage)
+    ready      before the GPU: fetch and load everything a profile needs (preflight --download)
     verify     published checkpoints against their claims
     card_runs  every card setting that ran, as run records of the gain (03's student and its 05 twin)
     rerun      compare two output folders' metric values
