@@ -152,6 +152,19 @@ def legacy_config(ref: str, revision: str | None, family: str | None, what: str 
     return AutoConfig.for_model(family, **raw)
 
 
+def legacy_problem(ref: str, revision: str | None = None, family: str | None = None) -> str | None:
+    """None, or why `ref` cannot load as it is named: a config.json without model_type and no
+    family to build it as (the preflight asks before a stage starts; only config.json is fetched)."""
+    raw = _config_dict(ref, revision)
+    if not raw or raw.get("model_type") or family:
+        return None
+    try:
+        legacy_config(ref, revision, None)
+    except ModelSourceError as err:
+        return str(err)
+    return None
+
+
 def _unloadable(ref: str, what: str, files: str, err: Exception) -> ModelSourceError:
     return ModelSourceError(f"{what} {ref!r}: {files} cannot be loaded ({hub.one_line(err, 200)}); check that the "
                             f"repo holds them, or download the model again")

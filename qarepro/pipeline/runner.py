@@ -78,26 +78,28 @@ def preflight(profile: Profile, stage: str, not_run: dict[str, str] | None = Non
                 problems.append(why)
             else:
                 not_run[key] = why
-    refs: list[tuple[str, str, str | None]] = []
+    refs: list[tuple[str, str, str | None, str | None]] = []
     for card, plan in profile.plans.items():
-        student, student_revision, teacher_revision = _card_models(card, plan)
+        student, student_revision, teacher_revision, family = _card_models(card, plan)
         if stage == "02_teachers" and not plan.teacher.startswith(TINY_PREFIX):
-            refs.append((f"teacher of {card}", plan.teacher, teacher_revision))
+            refs.append((f"teacher of {card}", plan.teacher, teacher_revision, None))
         if stage in ("03_distill", "02_teachers") and student and not student.startswith(TINY_PREFIX):
-            refs.append((f"student of {card}", student, student_revision))
+            refs.append((f"student of {card}", student, student_revision, family))
         if stage in ("04_evaluate", "verify") and plan.published:
-            refs.append((f"published checkpoint of {card}", plan.published, None))
-    for what, ref, revision in dict.fromkeys(refs):
-        msg = _check_model(resolve_model(ref, profile), revision)
+            refs.append((f"published checkpoint of {card}", plan.published, None, None))
+    for what, ref, revision, family in dict.fromkeys(refs):
+        where = resolve_model(ref, profile)
+        msg = _check_model(where, revision) or (qmodels.legacy_problem(where, revision, family)
+                                                if hub_reachable() or qmodels.is_local(where) else None)
         if msg:
             problems.append(f"{what}: {msg}")
     return problems
 
 
-def _card_models(card: str, plan: CardPlan) -> tuple[str | None, str | None, str | None]:
-    """(student, student revision, teacher revision) a card runs with under this plan."""
+def _card_models(card: str, plan: CardPlan) -> tuple[str | None, str | None, str | None, str | None]:
+    """(student, student revision, teacher revision, student family) a card runs with under this plan."""
     cfg = load_distill_config(plan.distill_config or card, plan.overrides)
-    return plan.student or cfg.student, cfg.student_revision, cfg.teacher_revision
+    return plan.student or cfg.student, cfg.student_revision, cfg.teacher_revision, cfg.student_family
 
 
 def dataset_problems(profile: Profile, keys: Sequence[str], unavailable: set[str] | None = None) -> dict[str, str]:

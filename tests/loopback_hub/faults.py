@@ -40,6 +40,10 @@ FAULTS = {
     "missing_revision": (f"the roberta card pins teacher_revision {MISSING_COMMIT}, which the hub does not have",
                          ["preflight", "--stage", "02_teachers"],
                          [RENAMED_TEACHER[0], MISSING_COMMIT, "no revision"]),
+    "legacy_student_without_family": ("the bert card's student prajjwal1/bert-medium has a config.json without "
+                                      "model_type, and the profile drops the card's student_family",
+                                      ["preflight", "--stage", "03_distill"],
+                                      ["prajjwal1/bert-medium", "config.json has no model_type", "student_family"]),
     "stalled_download": (f"{STALLED[0]} sends half of {STALLED[1]} and then goes silent",
                          ["run", "01_data_prep"], ["squadshifts-amazon", "stopped answering", "run again"]),
 }
@@ -70,15 +74,19 @@ def _env(hub_url: str, work: Path) -> dict[str, str]:
 
 def _profile_arg(name: str, work: Path, faulty: bool) -> str:
     """The rehearsal profile, or for `missing_revision` a copy that pins a commit the hub lacks
-    (its fix is the user's: pin one that exists, here the profile's own `main`)."""
-    if name != "missing_revision" or not faulty:
+    (its fix is the user's: pin one that exists, here the profile's own `main`), and for
+    `legacy_student_without_family` a copy that drops the card's student_family (the fix: keep it)."""
+    if name not in ("missing_revision", "legacy_student_without_family") or not faulty:
         return PROFILE
-    import yaml
+    import yaml  # only the two faults that edit the profile need it
 
     prof = yaml.safe_load((paths.PROFILES / f"{PROFILE}.yaml").read_text())
-    prof["name"] = "rehearsal-missing-revision"
-    prof["cards"]["roberta-base-squad2-distilled"]["overrides"]["teacher_revision"] = MISSING_COMMIT
-    path = work / "rehearsal-missing-revision.yaml"
+    prof["name"] = f"rehearsal-{name.replace('_', '-')}"
+    if name == "missing_revision":
+        prof["cards"]["roberta-base-squad2-distilled"]["overrides"]["teacher_revision"] = MISSING_COMMIT
+    else:
+        prof["cards"]["bert-medium-squad2-distilled"]["overrides"]["student_family"] = None
+    path = work / f"{prof['name']}.yaml"
     path.write_text(yaml.safe_dump(prof))
     return str(path)
 
