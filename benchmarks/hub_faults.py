@@ -29,9 +29,10 @@ def main() -> None:
             work = Path(tmp) / name
             broken = faults.run(name, served, work)
             fixed = faults.run(name, served, work, faulty=False)
-            message = [ln.strip()[2:] for ln in broken.stderr.splitlines() if ln.startswith("  - ")]
+            bullet = "  (not run) " if name in faults.GOES_ON else "  - "  # the fault's own lines
+            message = [ln[len(bullet):] for ln in broken.stderr.splitlines() if ln.startswith(bullet)]
             out["faults"][name] = {
-                "staged": what, "command": "python -m qarepro.pipeline " + " ".join(command) + " --profile rehearsal",
+                "staged": what, "goes_on": name in faults.GOES_ON, "command": "python -m qarepro.pipeline " + " ".join(command) + " --profile rehearsal",
                 "exit_status": broken.returncode, "seconds": round(broken.seconds, 1), "message": message,
                 "traceback_printed": "Traceback" in broken.stderr, "target_left": broken.target_left,
                 "half_written": broken.half_written,

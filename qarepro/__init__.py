@@ -11,4 +11,8 @@ import warnings
 # otherwise open with that warning).
 warnings.filterwarnings("ignore", message="IProgress not found")
 
+# the hub libraries' environment (Xet off, no safetensors conversion requests), set before any of
+# them is imported: see qarepro/hub.py
+from . import hub as _hub  # noqa: E402,F401
+
 __version__ = "0.1.0"

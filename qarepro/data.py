@@ -37,6 +37,13 @@ class DataSourceError(RuntimeError):
     """A dataset could not be found anywhere: no usable local file and no hub."""
 
 
+def absent(err: DataSourceError) -> bool:
+    """Did the hub answer that it does not have the data (no export, no repo, no files), rather
+    than fail to answer (offline, unreachable, a stalled download, which a rerun may fix)?"""
+    cause = err.__cause__
+    return cause is not None and not hub.unreachable(cause)
+
+
 PARQUET_EXPORT = "refs/convert/parquet"  # the revision where the hub keeps its automatic parquet export
 
 
@@ -169,7 +176,13 @@ def _subset(cols: dict[str, list], subset: str | None) -> dict[str, list]:
 
 
 def _load_from_hub(spec: DatasetSpec) -> datasets.Dataset:
-    """Download (or take from the local HF cache) one split of a hub dataset."""
+    """Download (or take from the local HF cache) one split of a hub dataset.
+
+    The dataset viewer's `/info` is not asked: for every main-branch load `datasets` calls it on
+    another host (datasets-server.<hub>) with a 100 s time-out, so a network that lets the hub
+    through but not that host stalls each load for 100 s; the repos' own README (`configs`,
+    `dataset_info`) says what the viewer would, and the split sizes are still checked against it."""
+    datasets.config.USE_PARQUET_EXPORT = False
     return datasets.load_dataset(spec.hub_id, spec.hub_config, revision=spec.hub_revision,
                                  data_dir=spec.hub_data_dir, split=spec.split)
 
@@ -191,8 +204,16 @@ def _hub_failure(spec: DatasetSpec, err: BaseException) -> str:
             return (f"{spec.hub_id} has no parquet export (no revision {PARQUET_EXPORT}), and its main branch is a "
                     f"loading script, which datasets >= 4 does not run")
         return f"{spec.hub_id} has no revision {spec.hub_revision!r}"
+    if hub.xet_failure(err):
+        return hub.xet_failure(err)
+    if hub.invalid_token(err):
+        return hub.INVALID_TOKEN
     if "RepositoryNotFoundError" in names:
         return f"there is no dataset repo {spec.hub_id!r} on the hub (renamed or removed?)"
+    if names & {"NonMatchingSplitsSizesError", "ExpectedMoreSplitsError", "UnexpectedSplitsError"}:
+        return (f"{spec.hub_id}@{spec.hub_revision}: the rows read do not match the split sizes its README's "
+                f"dataset_info declares ({hub.one_line(err, 160)}); the repo changed during the download? Run "
+                f"again (the cache is kept), else report it to the repo")
     if "Dataset scripts are no longer supported" in text:
         return f"{spec.hub_id}@{spec.hub_revision} is a loading-script repo, which datasets >= 4 does not run"
     if spec.hub_data_dir and ("FileNotFoundError" in names or "DataFilesNotFoundError" in names

@@ -35,6 +35,11 @@ class DistillConfig:
     teacher_revision: str | None = qconfig.field(None, help="hub revision of the teacher (branch, tag or commit)")
     student: str | None = qconfig.field(None, help="student start checkpoint (hub id or directory)")
     student_revision: str | None = qconfig.field(None, help="hub revision of the student")
+    student_family: str | None = qconfig.field(
+        None, choices=[None, "bert", "roberta"],
+        help="architecture family of the student checkpoint, used only when its config.json has no model_type "
+             "(a legacy conversion, which transformers 5 no longer guesses from the name): the loader builds "
+             "that family's config and tokenizer from the repo's files and records that it did")
     student_init: str = qconfig.field("pretrained", choices=["pretrained", "teacher_layers"],
                                       help="start from `student`, or from the teacher's embeddings + chosen layers")
     student_layers: list[int] = qconfig.field([], ge=0, help="encoder layers to keep: of the teacher (student_init: teacher_layers) or of the pretrained student")
@@ -176,8 +181,9 @@ def relation_problems(cfg: DistillConfig) -> list[str]:
 # Keys that may change between a run and its resumption (they do not change the maths).
 # Keys that do not change a run's result: a run may be resumed or reused across them. `name`
 # only labels a run (cards that share a fine-tuned teacher or a baseline differ in it).
+# student_family says how legacy files are read, not what is trained: the same weights either way
 RESUME_FREE_KEYS = {"dataloader_workers", "log_every", "output_dir", "overwrite", "keep_checkpoints",
-                    "teacher_batch_size", "data_dir", "name"}
+                    "teacher_batch_size", "data_dir", "name", "student_family"}
 
 
 def resolve_config_path(name_or_path: str | os.PathLike) -> Path:

@@ -22,6 +22,18 @@ from typing import Any
 # any repo that ships only pytorch_model.bin; a reproduction has no business doing that.
 os.environ.setdefault("DISABLE_SAFETENSORS_CONVERSION", "1")
 
+# Xet: the hub answers a large file with a redirect that names its Xet storage, and with hf_xet
+# installed huggingface_hub downloads it from the storage hosts (cas-server / transfer.xethub.hf.co)
+# by their own protocol, with no fallback to plain HTTP: a network that lets the hub through but
+# not those hosts fails every weight file after minutes of retries (about 220 s a file on the
+# loopback hub), and that protocol cannot be rehearsed offline. With Xet off the same redirect is
+# followed over plain HTTP, the path the CI rehearsal runs (tests/loopback_hub, xet mode). Set
+# HF_HUB_DISABLE_XET=0 to use Xet (faster on a fast link); its failures are named by xet_failure.
+# qarepro/__init__.py imports this module first, before any hub library reads its environment.
+XET_REASON = ("hf_xet has no plain-HTTP fallback and needs the hub's storage hosts; the plain-HTTP path is the "
+              "one rehearsed offline (HF_HUB_DISABLE_XET=0 turns Xet back on)")
+os.environ.setdefault("HF_HUB_DISABLE_XET", "1")
+
 UNREACHABLE_ERRORS = {"OfflineModeIsEnabled", "ConnectError", "ConnectTimeout", "ReadTimeout", "WriteTimeout",
                       "PoolTimeout", "TimeoutException", "ReadError", "RemoteProtocolError", "NetworkError",
                       "LocalEntryNotFoundError", "ConnectionError"}
@@ -69,6 +81,59 @@ def fix(err: BaseException) -> str:
     return "run where the hub is reachable"
 
 
+INVALID_TOKEN = ("the hub refused the token (401 Invalid credentials): HF_TOKEN (or the login saved by "
+                 "`hf auth login`) is invalid or expired; set a valid token, or unset HF_TOKEN (every repo the "
+                 "project names is public)")
+
+
+def status(err: BaseException) -> int | None:
+    """The HTTP status the hub answered with, where `err` carries one."""
+    for e in chain(err):
+        code = getattr(getattr(e, "response", None), "status_code", None)
+        if isinstance(code, int):
+            return code
+    return None
+
+
+def token_sent() -> bool:
+    """Is a token sent with each request (HF_TOKEN, or a saved login)?"""
+    with contextlib.suppress(Exception):
+        from huggingface_hub import get_token  # deferred: see the note at the top of this module
+
+        return get_token() is not None
+    return bool(os.environ.get("HF_TOKEN"))
+
+
+def invalid_token(err: BaseException) -> bool:
+    """Did the hub answer 401 because the token sent is not valid? (A public repo asked for with a
+    bad token gets 401; huggingface_hub then calls it "not found" when the hub gives no reason.)"""
+    if status(err) != 401:
+        return False
+    text = " ".join(str(e) for e in chain(err)).lower()
+    return "invalid credentials" in text or "invalid user token" in text or token_sent()
+
+
+XET_FIX = "run with HF_HUB_DISABLE_XET=1 (plain HTTP, the project's default)"
+
+
+def xet_failure(err: BaseException) -> str | None:
+    """What a failed Xet download means, in words with the fix, or None if `err` is not one."""
+    text = " ".join(str(e) for e in chain(err))
+    low = text.lower()
+    if "xet-read-token" in low or "xet read token" in low:
+        return (f"the hub refused a Xet read token ({one_line(err, 140)}); {XET_FIX}, or check that the token may "
+                f"read the repo")
+    if not ("cas client error" in low or "reconstruction" in low or "hf_xet" in low or "xet storage" in low):
+        return None
+    if re.search(r"status (client|server) error \((\d{3})", low):
+        code = re.search(r"status (?:client|server) error \((\d{3}[^)]*)\)", text, re.I)
+        return (f"the hub's Xet storage answered {code.group(1) if code else 'an error'} for a download "
+                f"({one_line(err, 140)}); run again later, or {XET_FIX}")
+    return (f"the hub's Xet storage could not be reached ({one_line(err, 140)}): a network that lets the hub "
+            f"through but not its storage hosts (cas-server.xethub.hf.co, transfer.xethub.hf.co)? {XET_FIX[0].upper()}"
+            f"{XET_FIX[1:]}, or allow those hosts")
+
+
 def one_line(err: BaseException, n: int = 300) -> str:
     text = re.sub(r"\s+", " ", f"{type(err).__name__}: {err}").strip()
     return text if len(text) <= n else text[: n - 3] + "..."
@@ -97,6 +162,8 @@ def check_repo(repo_id: str, kind: str = "model", revision: str | None = None) -
         info = HfApi().repo_info(repo_id, repo_type=kind, revision=revision)
     except Exception as err:  # noqa: BLE001 - each failure is one message
         names = error_names(err)
+        if invalid_token(err):
+            return f"{what}: {INVALID_TOKEN}"
         if "RevisionNotFoundError" in names:
             return f"{what} has no revision {revision!r} on the hub: pin an existing branch, tag or commit"
         if "RepositoryNotFoundError" in names or "GatedRepoError" in names:

@@ -57,7 +57,7 @@ def build_student(cfg: DistillConfig, teacher=None):
         teacher = teacher if teacher is not None else load_qa_model(cfg.teacher, cfg.teacher_revision)
         student = init_student_from_teacher(teacher, cfg.student_layers, **overrides)
     else:
-        student = load_qa_model(cfg.student, cfg.student_revision, **overrides)
+        student = load_qa_model(cfg.student, cfg.student_revision, cfg.student_family, **overrides)
         if cfg.student_layers:
             # a shallower student cut from a pretrained encoder (DistilBERT-style layer choice)
             student = init_student_from_teacher(student, cfg.student_layers, **overrides)

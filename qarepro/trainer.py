@@ -348,7 +348,8 @@ def train(cfg: DistillConfig, *, resume: bool = False) -> Path:
                 "labels": label_stats,
                 "teacher_cache": str(logits.path) if logits is not None else None,
                 "resumed_from": str(last_ckpt) if last_ckpt else None,
-                "provenance": {"student": model_source(cfg.student, cfg.student_revision) if cfg.student else None,
+                "provenance": {"student": model_source(cfg.student, cfg.student_revision, cfg.student_family)
+                               if cfg.student else None,
                                "teacher": model_source(cfg.teacher, cfg.teacher_revision) if cfg.teacher else None},
             }
             qio.write_json(tmp / "train_metrics.json", metrics)

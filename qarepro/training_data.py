@@ -100,8 +100,9 @@ def sample_pairs(examples, n: int = 32) -> list[tuple[str, str]]:
     return list(zip(rows["question"], rows["context"]))
 
 
-def student_tokenizer_source(cfg) -> tuple[str, str | None]:
-    """Where the student's tokenizer comes from: the student checkpoint, or the teacher's."""
+def student_tokenizer_source(cfg) -> tuple[str, str | None, str | None]:
+    """Where the student's tokenizer comes from: (checkpoint, revision, family for a legacy config),
+    the student checkpoint's or the teacher's."""
     if cfg.student_init == "teacher_layers":
-        return cfg.teacher, cfg.teacher_revision
-    return cfg.student, cfg.student_revision
+        return cfg.teacher, cfg.teacher_revision, None
+    return cfg.student, cfg.student_revision, cfg.student_family

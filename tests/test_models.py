@@ -49,3 +49,45 @@ def test_pretrained_student_cut_to_chosen_layers(tiny_bert):
     for name, value in got.items():
         src = name.replace("encoder.layer.0.", "encoder.layer.1.")
         assert torch.equal(value, want[src]), name
+
+
+def _legacy_dir(folder):
+    """A checkpoint as Google's 2020 conversion left it: config.json without model_type, vocab.txt,
+    pytorch_model.bin, and no tokenizer files."""
+    import json
+
+    from tests.loopback_hub.repos import _model_bytes
+
+    config, weights = _model_bytes("bert", "pretraining", 40, 16, 1, 3, old_layernorm_names=True, legacy_config=True)
+    folder.mkdir()
+    (folder / "config.json").write_bytes(config)
+    (folder / "pytorch_model.bin").write_bytes(weights)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "what", "is", "it", "a", "test", "?", "."]
+    (folder / "vocab.txt").write_text("\n".join(words + [f"w{i}" for i in range(40 - len(words))]) + "\n")
+    assert "model_type" not in json.loads(config)
+    return folder
+
+
+def test_a_legacy_checkpoint_loads_as_the_named_family_and_fails_in_one_line_without(tmp_path):
+    ref = str(_legacy_dir(tmp_path / "legacy"))
+    model = models.load_qa_model(ref, None, "bert", hidden_dropout_prob=0.3)
+    tok = models.load_tokenizer(ref, None, "bert")
+    assert type(model).__name__ == "BertForQuestionAnswering" and model.config.hidden_dropout_prob == 0.3
+    assert tok.is_fast and tok.tokenize("What is IT?") == ["what", "is", "it", "?"]  # uncased, from vocab.txt
+    for load in (models.load_qa_model, models.load_tokenizer):
+        with pytest.raises(models.ModelSourceError) as err:
+            load(ref)
+        msg = str(err.value)
+        assert "\n" not in msg and ref in msg and "config.json has no model_type" in msg and "student_family" in msg
+    with pytest.raises(models.ModelSourceError, match="not one of bert, roberta"):
+        models.load_qa_model(ref, None, "gpt2")
+
+
+def test_student_family_is_validated_and_does_not_change_the_run_identity():
+    from qarepro.pipeline import config_dict, run_identity
+
+    with pytest.raises(Exception, match="student_family"):
+        from_mapping(DistillConfig, {"name": "x", "student": "s", "student_family": "albert"})
+    plain = from_mapping(DistillConfig, {"name": "x", "student": "s"})
+    named = from_mapping(DistillConfig, {"name": "x", "student": "s", "student_family": "bert"})
+    assert run_identity(config_dict(plain)) == run_identity(config_dict(named))  # same weights either way

@@ -89,3 +89,52 @@ def test_a_stage_on_unwritable_outputs_is_one_line_error(tmp_path, blocked):
     out = _cli("run", "01_data_prep", "--profile", "smoke", env=env, timeout=300)
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr[-2000:]
     assert out.stderr.count("\n") == 1 and "01_data_prep: cannot write its outputs" in out.stderr
+
+
+def test_a_missing_secondary_set_is_not_run_with_its_reason_and_a_missing_primary_set_stops(monkeypatch):
+    """squad_adversarial-AddSent has no source (the hub answers that it has no parquet export): a
+    secondary set becomes a "not run" row with its reason (recorded by 01, read by every later
+    stage); as the primary set it stops 01; and a hub that cannot be asked stops 01 either way."""
+    class RevisionNotFoundError(Exception):  # what huggingface_hub raises for a missing refs/convert/parquet
+        pass
+
+    import datasets  # the loader the registry's hub splits go through
+
+    real = datasets.load_dataset
+
+    def hub_without_export(path, *args, **kwargs):
+        if path == "stanfordnlp/squad_adversarial":
+            raise RevisionNotFoundError("404 Client Error. Revision Not Found")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(datasets, "load_dataset", hub_without_export)
+    key = "squad_adversarial-AddSent"
+    sets = ["squad_v2-validation", "squad-validation", key]
+    prof = pipeline.load_profile("smoke", {"eval_datasets": sets})
+    not_run: dict[str, str] = {}
+    assert runner.preflight(prof, "01_data_prep", not_run) == []
+    assert list(not_run) == [key]
+    assert "squad_adversarial-AddSent.json" in not_run[key] and "codalab" in not_run[key]  # the fix, named
+    assert "no parquet export" in not_run[key]
+    assert runner.preflight(prof, "01_data_prep") == [not_run[key]]  # a caller that keeps no not-run list
+
+    stage = pipeline.start("01_data_prep", prof)
+    table, result = pipeline.data_prep(stage)
+    assert list(result["not_run"]) == [key] and key not in result["datasets"]
+    row = table[table["dataset"] == key].iloc[0]
+    assert row["source"].startswith("not run: ") and "squad_adversarial-AddSent.json" in row["source"]
+    assert stage.eval_datasets == sets[:2] and f"**Not run: `{key}`**" in stage.summary()
+    pipeline.finish(stage, result)
+    later = pipeline.start("04_evaluate", prof)
+    assert list(later.not_run) == [key] and later.eval_datasets == sets[:2]  # (paths in the reason made portable)
+    assert "codalab" in later.not_run[key]
+    assert f"**Not run: `{key}`**" in later.summary()
+
+    primary = pipeline.load_profile("smoke", {"eval_datasets": sets, "primary_dataset": key})
+    problems = runner.preflight(primary, "01_data_prep", {})
+    assert len(problems) == 1 and key in problems[0]
+    assert key in pipeline.required_datasets(primary) and key not in pipeline.required_datasets(prof)
+
+    monkeypatch.setattr(datasets, "load_dataset", real)  # offline (this test session): the hub is not asked
+    problems = runner.preflight(prof, "01_data_prep", not_run := {})
+    assert not_run == {} and len(problems) == 1 and key in problems[0]

@@ -11,6 +11,7 @@ One concern per module; each imports only those above it in this list:
     cells      grid cells committed and reused by identity; teacher variants and their facts
     steps      the functions the notebooks call, stage by stage
     runner     preflight, the offline switch, the kernel, papermill (run_stage)
+    ready      before the GPU: fetch and load everything a profile needs (preflight --download)
     verify     published checkpoints against their claims
     card_runs  every card setting that ran, as run records of the gain (03's student and its 05 twin)
     rerun      compare two output folders' metric values
@@ -23,7 +24,7 @@ from .card_runs import add_card_runs, card_setting_rows, with_card_runs
 from .commands import main
 from .layout import PipelineError, data_dir, models_dir, resolve_model, results_dir, short_path, target
 from .profile import (ABLATION_FACTORS, TINY_PREFIX, Ablations, CardPlan, Profile, Speed, TinyModel, eval_window,
-                      headline_datasets, load_profile, profile_fingerprint, profile_path)
+                      headline_datasets, load_profile, profile_fingerprint, profile_path, required_datasets)
 from .rerun import GRID_TABLES, collect_metrics, compare_runs, diff_lines, rerun_record
 from .runner import (dataset_problems, ensure_kernel, go_offline, kernel_environment, hub_reachable, notebook_path, preflight,
                      require_preflight, run_notebook, run_stage, say)
@@ -41,7 +42,7 @@ from .verify import verify
 __all__ = [
     "add_card_runs", "card_setting_rows", "with_card_runs",
     "kernel_environment",
-    "headline_datasets", "profile_fingerprint", "check_one_profile", "stage_disagreements", "run_cell",
+    "headline_datasets", "required_datasets", "profile_fingerprint", "check_one_profile", "stage_disagreements", "run_cell",
     "ABLATION_FACTORS", "BASELINE_SEED", "GRID_TABLES", "NO_DISTILLATION", "PER_CARD_STAGES", "PROFILE_ENV",
     "QUIET_ENV", "STAGES", "STAGE_OUTPUT_ENV", "TINY_PREFIX",
     "Ablations", "CardPlan", "PipelineError", "Profile", "Speed", "Stage", "TinyModel",

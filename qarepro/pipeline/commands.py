@@ -3,6 +3,7 @@
     qarepro run 01_data_prep --profile smoke        # one notebook
     qarepro run 03_distill --profile smoke          # once per card, then an index
     qarepro preflight --profile full                # what is missing, and how to supply it
+    qarepro preflight --profile full --download     # before the GPU: fetch and load everything, a table
     qarepro verify --profile full                   # published checkpoints vs their claims
     qarepro compare OUTPUTS_A OUTPUTS_B --profile smoke   # the same records, value for value?
     qarepro compare A B --profile pocket-cpu --shared-only --out F.json   # what both hold
@@ -77,12 +78,29 @@ def _run(args: argparse.Namespace) -> int:
 def _preflight_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="full")
     p.add_argument("--stage", default="01_data_prep", choices=[*STAGES, "verify"])
+    p.add_argument("--download", action="store_true",
+                   help="every stage: download every dataset and model into the caches, read every dataset's rows "
+                        "through the strict loader, load every model with its tokenizer; print what is ready, "
+                        "missing or not run, with the download size (run it on a CPU machine before a GPU one)")
+    p.add_argument("--out", default=None, help="with --download: also write the table as JSON")
 
 
 def _preflight(args: argparse.Namespace) -> int:
     profile = _profile_or_none(args.profile)
     if profile is None:
         return 2
+    if args.download:
+        from .ready import fetch_all, table  # deferred: loads transformers
+
+        try:
+            record = fetch_all(profile)
+        except (PipelineError, ConfigError) as err:
+            print(f"qarepro: {err}", file=sys.stderr)
+            return 2
+        print(table(record))
+        if args.out:
+            qio.write_json(args.out, paths.portable(record))
+        return 2 if record["counts"]["missing"] else 0
     require_preflight(profile, args.stage)
     print(f"preflight {args.stage} for profile {profile.name}: ok")
     return 0

@@ -324,6 +324,12 @@ def headline_datasets(profile: Profile) -> list[str]:
     return list(profile.ablation.datasets or [profile.primary_dataset])
 
 
+def required_datasets(profile: Profile) -> list[str]:
+    """The sets without which a run stops: the training sets, the primary set and the sets the grid
+    is scored on. Any other evaluation set that cannot be had is reported "not run" instead."""
+    return list(dict.fromkeys([*profile.train_datasets(), profile.primary_dataset, *headline_datasets(profile)]))
+
+
 def seeds_for(ab, factor: str, value: Any) -> list[int]:
     """The seeds a paired factor's value runs at: seeds_by_value where it names the value, else `seed`."""
     by_value = {str(k): v for k, v in (ab.seeds_by_value.get(factor) or {}).items()}

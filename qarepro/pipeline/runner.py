@@ -30,7 +30,7 @@ from .. import models as qmodels
 from ..distill_config import load_distill_config
 from ..report import render_notebook
 from .layout import PipelineError, data_dir, resolve_model, results_dir, short_path, target
-from .profile import TINY_PREFIX, CardPlan, Profile
+from .profile import TINY_PREFIX, CardPlan, Profile, required_datasets
 from .stage import PER_CARD_STAGES, QUIET_ENV, STAGE_OUTPUT_ENV
 
 # --------------------------------------------------------------------------------------------
@@ -61,8 +61,10 @@ def go_offline() -> None:
     datasets.config.HF_DATASETS_OFFLINE = True
 
 
-def preflight(profile: Profile, stage: str) -> list[str]:
-    """Problems that would stop `stage` (each says what is missing and how to supply it)."""
+def preflight(profile: Profile, stage: str, not_run: dict[str, str] | None = None) -> list[str]:
+    """Problems that would stop `stage` (each says what is missing and how to supply it). A
+    secondary evaluation set that cannot be had does not stop 01_data_prep: it goes into
+    `not_run` (key -> why), and the run reports it "not run"."""
     problems: list[str] = []
     try:
         data_dir(profile)  # the profile's own data files exist
@@ -70,41 +72,52 @@ def preflight(profile: Profile, stage: str) -> list[str]:
         return [str(err)]
     if stage in ("01_data_prep", "02_teachers", "03_distill", "05_ablations"):
         keys = profile.datasets() if stage == "01_data_prep" else profile.train_datasets()
-        problems += dataset_problems(profile, keys).values()
-    refs: list[tuple[str, str, str | None]] = []
+        required, unavailable = required_datasets(profile), set()
+        for key, why in dataset_problems(profile, keys, unavailable).items():
+            if key in required or key not in unavailable or not_run is None:  # bad rows or a moved repo stop it
+                problems.append(why)
+            else:
+                not_run[key] = why
+    refs: list[tuple[str, str, str | None, str | None]] = []
     for card, plan in profile.plans.items():
-        student, student_revision, teacher_revision = _card_models(card, plan)
+        student, student_revision, teacher_revision, family = _card_models(card, plan)
         if stage == "02_teachers" and not plan.teacher.startswith(TINY_PREFIX):
-            refs.append((f"teacher of {card}", plan.teacher, teacher_revision))
+            refs.append((f"teacher of {card}", plan.teacher, teacher_revision, None))
         if stage in ("03_distill", "02_teachers") and student and not student.startswith(TINY_PREFIX):
-            refs.append((f"student of {card}", student, student_revision))
+            refs.append((f"student of {card}", student, student_revision, family))
         if stage in ("04_evaluate", "verify") and plan.published:
-            refs.append((f"published checkpoint of {card}", plan.published, None))
-    for what, ref, revision in dict.fromkeys(refs):
-        msg = _check_model(resolve_model(ref, profile), revision)
+            refs.append((f"published checkpoint of {card}", plan.published, None, None))
+    for what, ref, revision, family in dict.fromkeys(refs):
+        where = resolve_model(ref, profile)
+        msg = _check_model(where, revision) or (qmodels.legacy_problem(where, revision, family)
+                                                if hub_reachable() or qmodels.is_local(where) else None)
         if msg:
             problems.append(f"{what}: {msg}")
     return problems
 
 
-def _card_models(card: str, plan: CardPlan) -> tuple[str | None, str | None, str | None]:
-    """(student, student revision, teacher revision) a card runs with under this plan."""
+def _card_models(card: str, plan: CardPlan) -> tuple[str | None, str | None, str | None, str | None]:
+    """(student, student revision, teacher revision, student family) a card runs with under this plan."""
     cfg = load_distill_config(plan.distill_config or card, plan.overrides)
-    return plan.student or cfg.student, cfg.student_revision, cfg.teacher_revision
+    return plan.student or cfg.student, cfg.student_revision, cfg.teacher_revision, cfg.student_family
 
 
-def dataset_problems(profile: Profile, keys: Sequence[str]) -> dict[str, str]:
-    """{key: why it cannot be loaded} for the datasets among `keys` that no source can give."""
+def dataset_problems(profile: Profile, keys: Sequence[str], unavailable: set[str] | None = None) -> dict[str, str]:
+    """{key: why it cannot be loaded} for the datasets among `keys` that no source can give;
+    `unavailable` gets the keys that no source has at all (the hub answered it has none: not bad rows,
+    a moved repo or a hub that could not be asked)."""
     folder = data_dir(profile)
     out = {}
     for key in keys:
         spec = qdata.REGISTRY[key]
-        if folder and (Path(folder) / spec.filename).is_file():
+        if qdata.local_file(key, folder) is not None:  # the profile's folder or $QAREPRO_DATA_DIR has it
             continue
         try:
             qdata.load_examples(key, folder, limit=1)
         except qdata.DataSourceError as err:
             out[key] = str(err)
+            if unavailable is not None and qdata.absent(err):
+                unavailable.add(key)
             continue
         except qdata.DataError as err:
             out[key] = f"dataset {key}: {err}"
@@ -244,8 +257,15 @@ def run_stage(stage: str, profile: Profile, card: str | None = None, *, force: b
 
 
 def require_preflight(profile: Profile, stage: str) -> None:
-    """Exit with status 2, listing what is missing, unless `stage` has everything it needs."""
-    problems = preflight(profile, stage)
+    """Exit with status 2, listing what is missing, unless `stage` has everything it needs; list
+    the secondary evaluation sets that will be reported "not run" (and go on)."""
+    not_run: dict[str, str] = {}
+    problems = preflight(profile, stage, not_run)
+    if not_run:
+        lines = [f"qarepro: {stage} for profile {profile.name!r}: {len(not_run)} evaluation set(s) cannot be had "
+                 f"and will be reported as not run (the run goes on):"]
+        lines += [f"  (not run) {why}" for why in not_run.values()]
+        print("\n".join(lines), file=sys.stderr)
     if problems:
         lines = [f"qarepro: cannot run {stage} for profile {profile.name!r}: {len(problems)} missing input(s)."]
         lines += [f"  - {p}" for p in problems]

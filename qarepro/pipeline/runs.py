@@ -150,7 +150,7 @@ def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[s
     """evaluate_model into <results>/eval/<label>, reusing a finished evaluation of the same model
     (weights fingerprint), datasets and settings."""
     prof = stage.profile
-    datasets = list(datasets or prof.eval_datasets)
+    datasets = list(datasets or stage.eval_datasets)  # the sets 01_data_prep could not have are not run
     decoder = decoder or prof.decoder
     out_dir = Path(out_dir or stage.results / "eval" / label)
     fp = model_fingerprint(model)

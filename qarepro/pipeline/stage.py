@@ -62,6 +62,9 @@ class Stage:
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     scratch: Path | None = None   # a notebook run by hand writes here (outputs/lab/<profile>), never to a target
     rerender: bool = False        # the reports again from this stage's own record: nothing trained or scored
+    # secondary evaluation sets that could not be had (no hub export, no local file): key -> why.
+    # 01_data_prep finds them and records them; every later stage reads them from its record.
+    not_run: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def results(self) -> Path:
@@ -94,6 +97,15 @@ class Stage:
     def data_dir(self) -> str | None:
         return data_dir(self.profile)
 
+    @property
+    def eval_datasets(self) -> list[str]:
+        """The profile's evaluation sets this run scores: all but those reported "not run"."""
+        return [d for d in self.profile.eval_datasets if d not in self.not_run]
+
+    def not_run_lines(self) -> list[str]:
+        """One Markdown line per evaluation set not run, with its reason (the report says why)."""
+        return [f"**Not run: `{k}`**: {why}" for k, why in self.not_run.items()]
+
     @contextlib.contextmanager
     def timed(self, what: str):
         t = time.perf_counter()
@@ -113,7 +125,8 @@ class Stage:
                  f"**Profile** `{p.name}` ({short_path(str(p.source))}): {p.description}"]
         if p.caveat:
             lines.append(f"> **{p.caveat}.**")
-        lines.append(f"**Device** {device(p)}; **datasets** {', '.join(p.eval_datasets)}")
+        lines.append(f"**Device** {device(p)}; **datasets** {', '.join(self.eval_datasets)}")
+        lines += self.not_run_lines()
         return "\n\n".join(lines)
 
 
@@ -155,6 +168,10 @@ def start(stage: str, profile: str | Profile | None, card: str | None = None, *,
     st = Stage(stage, prof, card, time.perf_counter(), rerender=rerender)
     if run_by_hand():
         st.scratch = paths.outputs() / LAB / prof.name
+    if stage != STAGES[0]:  # which evaluation sets 01_data_prep could not have, and why
+        with contextlib.suppress(PipelineError):
+            st.not_run = dict(st.previous(STAGES[0]).get("not_run") or {})
+    if st.scratch is not None:
         print(f"Run by hand: profile {prof.name} (from {origin}). Results go to the scratch folder "
               f"{paths.portable_text(str(st.scratch))}/, not to make's targets in "
               f"{paths.portable_text(str(results_dir(prof.name)))}/; earlier stages are read from the scratch "

@@ -31,7 +31,8 @@ from ..tiny import build_tiny_qa_model, fixture_texts
 from . import cells
 from .consistency import check_one_profile
 from .layout import PipelineError, resolve_model, short_path
-from .profile import ABLATION_FACTORS, PROFILE_TEACHER, TEACHER_FACTOR, TINY_PREFIX, eval_window, seeds_for
+from .profile import (ABLATION_FACTORS, PROFILE_TEACHER, TEACHER_FACTOR, TINY_PREFIX, eval_window, required_datasets,
+                      seeds_for)
 from .runs import (K_SEED, NO_DISTILLATION, card_config, config_dict, eval_settings, evaluate_or_reuse,
                    model_dir, run_identity, train_metrics, train_or_reuse)
 from .stage import Stage, device
@@ -41,19 +42,32 @@ from .stage import Stage, device
 
 
 def data_prep(stage: Stage):
-    """Load and validate every dataset of the profile; counts, fingerprints, where each came from."""
+    """Load and validate every dataset of the profile; counts, fingerprints, where each came from.
+
+    A secondary evaluation set that no source gives (no hub export, no local file) is "not run":
+    recorded with its reason (`not_run`), which every later stage and report reads; a training set,
+    the primary set or a set the grid is scored on stops the stage (`required_datasets`)."""
     if stage.rerender:  # the table from the record: nothing loaded
         rec = stage.record()
         stage.fingerprints.update({k: v["fingerprint"] for k, v in rec["datasets"].items()})
+        stage.not_run = dict(rec.get("not_run") or {})
         rows = [{"dataset": k, **{c: v.get(c) for c in ("role", "questions", "answerable", "unanswerable", "articles",
                                                         "paragraphs", "fingerprint")}, "source": short_path(v["source"])}
-                for k, v in rec["datasets"].items()]
-        return pd.DataFrame(rows), {"datasets": rec["datasets"], "fingerprints_file": rec.get("fingerprints_file")}
+                for k, v in rec["datasets"].items()] + _not_run_rows(stage.not_run)
+        return pd.DataFrame(rows), {"datasets": rec["datasets"], "not_run": stage.not_run,
+                                    "fingerprints_file": rec.get("fingerprints_file")}
     folder = stage.data_dir
+    required = required_datasets(stage.profile)
     rows, info = [], {}
     for key in stage.profile.datasets():
         with stage.timed(f"load:{key}"):
-            examples = qdata.load_examples(key, folder)
+            try:
+                examples = qdata.load_examples(key, folder)
+            except qdata.DataSourceError as err:
+                if key in required or not qdata.absent(err):  # a hub that did not answer: run again
+                    raise
+                stage.not_run[key] = str(err)
+                continue
         spec = qdata.REGISTRY[key]
         local = Path(folder) / spec.filename if folder else None
         from_hub = local is None or not local.is_file()
@@ -66,7 +80,13 @@ def data_prep(stage: Stage):
                      **({"hub": qdata.hub_source(key)} if from_hub else {})}
         rows.append({"dataset": key, "role": role, **counts, "fingerprint": fp, "source": short_path(origin)})
     fp_file = qio.write_json(stage.results / "fingerprints.json", {"profile": stage.profile.name, "datasets": stage.fingerprints})
-    return pd.DataFrame(rows), {"datasets": info, "fingerprints_file": short_path(str(fp_file))}
+    return (pd.DataFrame(rows + _not_run_rows(stage.not_run)),
+            {"datasets": info, "not_run": stage.not_run, "fingerprints_file": short_path(str(fp_file))})
+
+
+def _not_run_rows(not_run: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [{"dataset": k, "role": "eval", "questions": 0, "answerable": 0, "unanswerable": 0, "articles": 0,
+             "paragraphs": 0, "fingerprint": "", "source": f"not run: {why}"} for k, why in not_run.items()]
 
 
 # --------------------------------------------------------------------------------------------
@@ -540,6 +560,7 @@ def write_markdown(stage: Stage, table, counts: Mapping[str, int]) -> Path:
     if stage.profile.caveat:
         head += [f"**{stage.profile.caveat}.**", ""]
     head += [", ".join(f"{k}: {v}" for k, v in counts.items()), ""]
+    head += [line for ln in stage.not_run_lines() for line in (ln, "")]
     dest = stage.results / "claims_vs_reproduced.md"
     with qio.atomic_path(dest) as tmp:
         tmp.write_text("\n".join(head) + report.claims_markdown(table, stage.profile.purpose), encoding="utf-8")

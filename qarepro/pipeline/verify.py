@@ -51,7 +51,8 @@ def verify(profile: Profile) -> int:
     qio.write_json(target_, paths.portable(plain(out)))
     fig = report.plot_claimed_vs_reproduced(table, title="Published checkpoints: claimed vs re-scored F1")
     page = report.html_page(f"Published checkpoints vs their claims ({profile.name})",
-                            [", ".join(f"{k}: {v}" for k, v in counts.items()), report.wide_table(table), fig, table])
+                            [", ".join(f"{k}: {v}" for k, v in counts.items()),
+                             *[f"Not run: {k}: {why}" for k, why in missing.items()], report.wide_table(table), fig, table])
     dest = paths.reports(profile.name) / "verify.html"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with qio.atomic_path(dest) as tmp:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 from qarepro import paths
 from qarepro.tiny import build_tokenizer, fixture_texts
@@ -29,7 +30,7 @@ SHIFTS = {"amazon": FX / "squadshifts-amazon-sample.json", "new_wiki": FX / "squ
 ADVERSARIAL = {"AddOneSent": FX / "squad_adversarial-AddOneSent-sample.json",
                "AddSent": FX / "squad_adversarial-AddSent-sample.json"}
 PARQUET_EXPORT = "refs/convert/parquet"
-LAYOUT_VERSION = "2"  # bump when the layout below changes: the on-disk cache is rebuilt
+LAYOUT_VERSION = "4"  # bump when the layout below changes: the on-disk cache is rebuilt
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ def _rows(squad_json: Path, id_prefix: str = "") -> dict[str, list]:
     return cols
 
 
-def _parquet(cols: dict[str, list], extra: dict[str, list] | None = None) -> bytes:
+def _dataset(cols: dict[str, list], extra: dict[str, list] | None = None):
     import datasets
 
     from qarepro.data import FEATURES
@@ -62,17 +63,44 @@ def _parquet(cols: dict[str, list], extra: dict[str, list] | None = None) -> byt
         cols[name] = values
         features[name] = datasets.Features({name: {"split": datasets.Value("string"),
                                                    "model_in_the_loop": datasets.Value("string")}})[name]
+    return datasets.Dataset.from_dict(cols, features=features)
+
+
+def _to_parquet(ds) -> bytes:
     buf = io.BytesIO()
-    datasets.Dataset.from_dict(cols, features=features).to_parquet(buf)
+    ds.to_parquet(buf)
     return buf.getvalue()
 
 
-def _card(configs: list[tuple[str, dict[str, str]]], title: str) -> bytes:
-    """A dataset README whose YAML `configs` map each config to its parquet files, as the hub's are."""
+def _parquet(cols: dict[str, list], extra: dict[str, list] | None = None) -> bytes:
+    return _to_parquet(_dataset(cols, extra))
+
+
+def _card(configs: list[tuple[str, dict[str, str]]], title: str, splits: dict[str, dict[str, Any]] | None = None) -> bytes:
+    """A dataset README whose YAML `configs` map each config to its parquet files, as the hub's are,
+    and whose `dataset_info` declares each config's features and split sizes (`splits`: config ->
+    {split: Dataset}), which `datasets` checks against the rows it reads (verify_splits)."""
     lines = ["---", "configs:"]
-    for name, splits in configs:
+    for name, patterns in configs:
         lines += [f"- config_name: {name}", "  data_files:"]
-        lines += [f"  - split: {split}\n    path: {pattern}" for split, pattern in splits.items()]
+        lines += [f"  - split: {split}\n    path: {pattern}" for split, pattern in patterns.items()]
+    if splits:
+        import yaml
+        from datasets.info import DatasetInfo, DatasetInfosDict
+        from datasets.splits import SplitDict, SplitInfo
+        from huggingface_hub import DatasetCardData
+
+        infos = {}
+        for name, by_split in splits.items():
+            sd = SplitDict()
+            for split, ds in by_split.items():
+                sd.add(SplitInfo(name=split, num_bytes=ds.data.nbytes, num_examples=len(ds)))
+            features = next(iter(by_split.values())).features
+            infos[name] = DatasetInfo(features=features, splits=sd, config_name=name,
+                                      dataset_size=sum(ds.data.nbytes for ds in by_split.values()))
+        card = DatasetCardData()
+        DatasetInfosDict(infos).to_dataset_card_data(card)
+        lines += yaml.safe_dump(card.to_dict(), sort_keys=False).rstrip("\n").splitlines()
     lines += ["---", f"# {title}", "", "Loopback stand-in (qarepro tests): real rows, fixture sample.", ""]
     return "\n".join(lines).encode()
 
@@ -84,32 +112,50 @@ def _script_main(name: str) -> dict[str, bytes]:
             "dataset_infos.json": b"{}"}
 
 
-def dataset_repos(*, squad_adversarial_export: bool = True) -> list[Repo]:
-    squad2 = {"squad_v2/train-00000-of-00001.parquet": _parquet(_rows(SQUAD1_TRAIN)),
-              "squad_v2/validation-00000-of-00001.parquet": _parquet(_rows(SQUAD2_DEV))}
+def squad_adversarial(export: bool) -> Repo:
+    """stanfordnlp/squad_adversarial: a loading script on main; its parquet export only if `export`."""
+    revisions = {"main": _script_main("squad_adversarial")}
+    if export:
+        revisions[PARQUET_EXPORT] = {f"{c}/validation/0000.parquet": _parquet(_rows(f)) for c, f in ADVERSARIAL.items()}
+    return Repo("dataset", "stanfordnlp/squad_adversarial", revisions,
+                evidence="loading-script repo on main (REFERENCE §7). Its parquet export cannot be confirmed today: "
+                         "the dataset viewer stopped converting script repos (2024-08) and since 2025-04 deletes "
+                         "refs/convert/parquet before reprocessing, which a script repo never gets back (REFERENCE "
+                         "§8). " + ("This hub serves one laid out like the hub's automatic export "
+                                    "({config}/{split}/0000.parquet). Rows: AddOneSent/AddSent samples" if export else
+                                    "This hub serves none (the default): the run reports both sets \"not run\""))
+
+
+def with_squad_adversarial_export(repos: list[Repo]) -> list[Repo]:
+    """`repos` with stanfordnlp/squad_adversarial's parquet export (as if the hub still had one)."""
+    return [squad_adversarial(True) if r.repo_id == "stanfordnlp/squad_adversarial" else r for r in repos]
+
+
+def dataset_repos(*, squad_adversarial_export: bool = False) -> list[Repo]:
+    v2 = {"train": _dataset(_rows(SQUAD1_TRAIN)), "validation": _dataset(_rows(SQUAD2_DEV))}
+    squad2 = {f"squad_v2/{split}-00000-of-00001.parquet": _to_parquet(ds) for split, ds in v2.items()}
     squad2["README.md"] = _card([("squad_v2", {"train": "squad_v2/train-*", "validation": "squad_v2/validation-*"})],
-                                "squad_v2")
-    squad1 = {"plain_text/train-00000-of-00001.parquet": _parquet(_rows(SQUAD1_TRAIN)),
-              "plain_text/validation-00000-of-00001.parquet": _parquet(_rows(SQUAD1_DEV))}
+                                "squad_v2", {"squad_v2": v2})
+    v1 = {"train": _dataset(_rows(SQUAD1_TRAIN)), "validation": _dataset(_rows(SQUAD1_DEV))}
+    squad1 = {f"plain_text/{split}-00000-of-00001.parquet": _to_parquet(ds) for split, ds in v1.items()}
     squad1["README.md"] = _card([("plain_text", {"train": "plain_text/train-*",
-                                                 "validation": "plain_text/validation-*"})], "squad")
+                                                 "validation": "plain_text/validation-*"})], "squad", {"plain_text": v1})
     aqa: dict[str, bytes] = {}
-    aqa_configs = []
-    for i, cfg in enumerate(["adversarialQA", "dbidaf", "dbert", "droberta"]):
+    aqa_configs, aqa_splits = [], {}
+    for cfg in ["adversarialQA", "dbidaf", "dbert", "droberta"]:
         cols = _rows(SQUAD1_DEV, id_prefix=f"{cfg}-")
         meta = [{"split": "validation", "model_in_the_loop": cfg}] * len(cols["id"])
-        aqa[f"{cfg}/validation-00000-of-00001.parquet"] = _parquet(cols, {"metadata": meta})
+        ds = _dataset(cols, {"metadata": meta})
+        aqa[f"{cfg}/validation-00000-of-00001.parquet"] = _to_parquet(ds)
         aqa_configs.append((cfg, {"validation": f"{cfg}/validation-*"}))
-    aqa["README.md"] = _card(aqa_configs, "adversarial_qa")
+        aqa_splits[cfg] = {"validation": ds}
+    aqa["README.md"] = _card(aqa_configs, "adversarial_qa", aqa_splits)
     shifts_export = {f"{d}/test/0000.parquet": _parquet(_rows(f, id_prefix=f"{d}-" if d == "nyt" else ""))
                      for d, f in SHIFTS.items()}
-    adv_export = {f"{c}/validation/0000.parquet": _parquet(_rows(f)) for c, f in ADVERSARIAL.items()}
-    adv_revisions = {"main": _script_main("squad_adversarial")}
-    if squad_adversarial_export:
-        adv_revisions[PARQUET_EXPORT] = adv_export
     return [
         Repo("dataset", "rajpurkar/squad_v2", {"main": squad2},
-             evidence="parquet repo (REFERENCE §7); configs squad_v2 with train/validation parquet files. "
+             evidence="parquet repo (REFERENCE §7); configs squad_v2 with train/validation parquet files; "
+                      "its README's dataset_info declares the split sizes, which datasets checks (REFERENCE §8). "
                       "Stand-in rows: train = SQuAD 1.1 train sample (no SQuAD 2.0 train offline), "
                       "validation = SQuAD 2.0 dev sample"),
         Repo("dataset", "rajpurkar/squad", {"main": squad1},
@@ -117,10 +163,7 @@ def dataset_repos(*, squad_adversarial_export: bool = True) -> list[Repo]:
         Repo("dataset", "UCLNLP/adversarial_qa", {"main": aqa},
              evidence="parquet repo (REFERENCE §7) with configs adversarialQA, dbidaf, dbert, droberta and a "
                       "metadata column. Stand-in rows: SQuAD 1.1 dev sample, ids prefixed by config"),
-        Repo("dataset", "stanfordnlp/squad_adversarial", adv_revisions,
-             evidence="loading-script repo on main (REFERENCE §7). Its parquet export is NOT confirmed; this "
-                      "hub serves one laid out like the hub's automatic export ({config}/{split}/0000.parquet) "
-                      "unless built with squad_adversarial_export=False. Rows: AddOneSent/AddSent samples"),
+        squad_adversarial(squad_adversarial_export),
         Repo("dataset", "ludwigschmidt/squadshifts", {"main": _script_main("squadshifts"), PARQUET_EXPORT: shifts_export},
              evidence="loading-script repo on main; parquet export on refs/convert/parquet with one folder per "
                       "domain, selected with data_dir (REFERENCE §7). Rows: amazon/new_wiki/reddit samples; "
@@ -145,9 +188,18 @@ def _tokenizers(work: Path) -> dict[str, Path]:
     return out
 
 
+# The keys of a config.json converted from Google's TF BERT release (bert_config.json): no
+# model_type, no architectures, no transformers_version; transformers 5 cannot load it unaided.
+LEGACY_BERT_KEYS = ("attention_probs_dropout_prob", "hidden_act", "hidden_dropout_prob", "hidden_size",
+                    "initializer_range", "intermediate_size", "max_position_embeddings", "num_attention_heads",
+                    "num_hidden_layers", "type_vocab_size", "vocab_size")
+
+
 def _model_bytes(family: str, head: str, vocab_size: int, hidden: int, layers: int, seed: int, *,
-                 old_layernorm_names: bool = False, safetensors: bool = False) -> tuple[bytes, bytes]:
-    """(config.json, weights) of a tiny random model; `head` is "qa", "mlm" or "pretraining"."""
+                 old_layernorm_names: bool = False, safetensors: bool = False,
+                 legacy_config: bool = False) -> tuple[bytes, bytes]:
+    """(config.json, weights) of a tiny random model; `head` is "qa", "mlm" or "pretraining".
+    `legacy_config`: only the hyper-parameters of Google's bert_config.json (no model_type)."""
     import torch
     import transformers as tf
 
@@ -167,7 +219,10 @@ def _model_bytes(family: str, head: str, vocab_size: int, hidden: int, layers: i
     if old_layernorm_names:  # the 2019-era checkpoints: LayerNorm.gamma / LayerNorm.beta
         state = {k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"): v
                  for k, v in state.items()}
-    config = json.dumps(cfg.to_dict(), indent=2, sort_keys=True).encode()
+    values = cfg.to_dict()
+    if legacy_config:
+        values = {k: values[k] for k in LEGACY_BERT_KEYS}
+    config = json.dumps(values, indent=2, sort_keys=True).encode()
     if safetensors:
         from safetensors.torch import save
 
@@ -218,14 +273,18 @@ def model_repos(work: Path) -> list[Repo]:
              evidence="canonical id of roberta-base (the bare id redirects here); vocab.json, merges.txt, "
                       "tokenizer.json, model.safetensors; RobertaForMaskedLM"),
         Repo("model", "google/bert_uncased_L-8_H-512_A-8",
-             {"main": files(_model_bytes("bert", "pretraining", n_bert, 32, 1, 14, old_layernorm_names=True),
-                            "pytorch_model.bin", bert_vocab)},
-             evidence="only pytorch_model.bin, old LayerNorm.gamma/beta names (REFERENCE §7); BertForPreTraining"),
+             {"main": files(_model_bytes("bert", "pretraining", n_bert, 32, 1, 14, old_layernorm_names=True,
+                                         legacy_config=True), "pytorch_model.bin", bert_vocab)},
+             evidence="only pytorch_model.bin, old LayerNorm.gamma/beta names (REFERENCE §7); converted from "
+                      "Google's TF release (2020): config.json holds bert_config.json's hyper-parameters and no "
+                      "model_type, vocab.txt and no tokenizer files (REFERENCE §8); BertForPreTraining weights"),
         Repo("model", "prajjwal1/bert-medium",
-             {"main": files(_model_bytes("bert", "pretraining", n_bert, 32, 1, 15, old_layernorm_names=True),
-                            "pytorch_model.bin", bert_vocab)},
-             evidence="the student of Haystack's distillation examples (REFERENCE §6); config.json, "
-                      "pytorch_model.bin and vocab.txt, converted like the Google release"),
+             {"main": files(_model_bytes("bert", "pretraining", n_bert, 32, 1, 15, old_layernorm_names=True,
+                                         legacy_config=True), "pytorch_model.bin", bert_vocab)},
+             evidence="the student of Haystack's distillation examples (REFERENCE §6); config.json without "
+                      "model_type, pytorch_model.bin and vocab.txt, converted like the Google release "
+                      "(pytorch_geometric PR #10631, 2026-03, for prajjwal1/bert-tiny, published with it; "
+                      "REFERENCE §8)"),
         Repo("model", "deepset/roberta-base-squad2-distilled",
              {"main": files(_model_bytes("roberta", "qa", n_rob, 32, 1, 16), "pytorch_model.bin",
                             {**rob_files, **rob_specials,

@@ -14,7 +14,18 @@ make when they are pointed at it through `HF_ENDPOINT` (offline mode off):
   EntryNotFound, so the clients raise their own typed errors
 
 Faults for tests: `stall_file` makes a download send its headers and the first half of the
-body, then go silent (the connection stays open, bounded by `stall_seconds`).
+body, then go silent (the connection stays open, bounded by `stall_seconds`); `reject_tokens`
+answers every request that carries a token with 401 `Invalid credentials in Authorization
+header`, as the hub answers an invalid or expired HF_TOKEN, even for a public repo.
+
+Xet (`xet=True`): large files are answered as the hub answers them today, a 302 whose headers
+name the file's Xet storage (`X-Xet-Hash`, `Link: <…/xet-read-token/…>; rel="xet-auth"`, with
+`X-Linked-Etag`/`X-Linked-Size`) and whose `Location` is a plain-HTTP bridge (`/xet-bridge/…`),
+which a client with Xet turned off (HF_HUB_DISABLE_XET=1) downloads from. The storage itself
+(the CAS protocol of hf_xet) is not served: `xet_fault` says how a client that uses it fails —
+"cas_error" (the default: the storage host answers 503), "cas_unreachable" (nothing listens
+there: a network that lets the hub through but not its storage hosts) or "token_refused" (the
+hub refuses the Xet read token, 403).
 
 Every request is recorded (`requests`, `summary()`), so a test or the rehearsal can say what
 was asked for. Only 127.0.0.1 is ever bound.
@@ -33,7 +44,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 LFS_SUFFIXES = (".bin", ".safetensors", ".parquet", ".h5", ".msgpack", ".pt")
+XET_FAULTS = ("cas_error", "cas_unreachable", "token_refused")
 DATE = "2024-01-01T00:00:00.000Z"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # a client that speaks no HTTP/1.1 (hf_xet
+        pass                                                    # tries HTTP/2 first) is not the test's business
 
 
 def git_blob_oid(data: bytes) -> str:
@@ -67,31 +86,49 @@ class LoopbackHub:
     """The server. `with LoopbackHub(repos) as hub:` serves on hub.url until the block ends."""
 
     def __init__(self, repos: list[Repo], *, renamed: dict[str, str] | None = None,
-                 stall_file: tuple[str, str] | None = None, stall_seconds: float = 30.0, port: int = 0):
+                 stall_file: tuple[str, str] | None = None, stall_seconds: float = 30.0, port: int = 0,
+                 reject_tokens: bool = False, xet: bool = False, xet_fault: str = "cas_error"):
         self.repos = {(r.kind, r.repo_id): r for r in repos}
         self.renamed = dict(renamed or {})  # old id -> new id, for either kind
         self.stall_file = stall_file  # (repo_id, path)
         self.stall_seconds = stall_seconds
+        self.reject_tokens = reject_tokens
+        if xet_fault not in XET_FAULTS:
+            raise ValueError(f"xet_fault {xet_fault!r}: one of {', '.join(XET_FAULTS)}")
+        self.xet, self.xet_fault = xet, xet_fault
+        self._blobs: dict[str, bytes] | None = None  # sha256 -> bytes, for the Xet bridge
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self._httpd = _Server(("127.0.0.1", port), _handler(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        # the storage host of Xet mode: another origin (port), as the hub's storage is another host,
+        # so that clients treat its redirect as leaving the hub (metadata read from the 302 itself)
+        self._storage = _Server(("127.0.0.1", 0), _handler(self)) if xet else None
+        if self._storage is not None:
+            self._storage.daemon_threads = True
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
+    @property
+    def storage_url(self) -> str:
+        return f"http://127.0.0.1:{self._storage.server_address[1]}" if self._storage else self.url
+
     def start(self) -> "LoopbackHub":
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
+        if self._storage is not None:
+            threading.Thread(target=self._storage.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        for server in filter(None, (self._httpd, self._storage)):
+            server.shutdown()
+            server.server_close()
 
     def __enter__(self) -> "LoopbackHub":
         return self.start()
@@ -115,6 +152,23 @@ class LoopbackHub:
 
     def find(self, kind: str, repo_id: str) -> Repo | None:
         return self.repos.get((kind, repo_id))
+
+    def blob(self, sha256: str) -> bytes | None:
+        with self._lock:
+            if self._blobs is None:
+                self._blobs = {hashlib.sha256(d).hexdigest(): d for r in self.repos.values()
+                               for files in r.revisions.values() for d in files.values()}
+        return self._blobs.get(sha256)
+
+    def cas_url(self) -> str:
+        """Where the Xet read token says the storage is."""
+        if self.xet_fault == "cas_unreachable":
+            import socket
+
+            with socket.socket() as sock:  # a port on 127.0.0.1 that nothing listens on
+                sock.bind(("127.0.0.1", 0))
+                return f"http://127.0.0.1:{sock.getsockname()[1]}"
+        return self.storage_url + "/xet-cas"
 
 
 def _entry(path: str, data: bytes) -> dict:
@@ -190,7 +244,19 @@ def _handler(hub: LoopbackHub):
             query = parse_qs(split.query)
             info = {"path": split.path, "kind": None, "repo": None, "revision": None, "file": None, "endpoint": "?"}
             try:
-                if segs[:1] == ["api"] and len(segs) >= 3 and segs[1] in ("models", "datasets"):
+                if hub.reject_tokens and self.headers.get("Authorization"):
+                    if self.command == "POST":
+                        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                    info["endpoint"] = "token refused"
+                    msg = "Invalid credentials in Authorization header"
+                    self._send(401, json.dumps({"error": msg}).encode(),
+                               {"Content-Type": "application/json", "X-Error-Message": msg}, info=info)
+                elif segs[:1] == ["xet-bridge"] and len(segs) == 2:
+                    self._bridge(segs[1], info)
+                elif segs[:1] == ["xet-cas"]:  # the storage protocol is not served
+                    info["endpoint"] = "xet-cas"
+                    self._error(503, "ServiceUnavailable", "Xet storage is not served by the loopback hub", info)
+                elif segs[:1] == ["api"] and len(segs) >= 3 and segs[1] in ("models", "datasets"):
                     self._api(segs[1][:-1], segs[2:], query, info)
                 elif segs[:1] == ["api"]:  # other hub APIs (e.g. huggingface_hub's agent-harnesses registry)
                     info["endpoint"] = "api/" + "/".join(segs[1:2])
@@ -203,6 +269,25 @@ def _handler(hub: LoopbackHub):
                     self._error(404, "NotFound", "nothing here", info)
             except (BrokenPipeError, ConnectionResetError):
                 hub.record({**info, "method": self.command, "status": "client went away"})
+
+        def _bridge(self, sha256: str, info: dict) -> None:
+            """The plain-HTTP download of a Xet file (what the hub's redirect points a non-Xet client to)."""
+            info.update(endpoint="xet-bridge", file=sha256[:12])
+            data = hub.blob(sha256)
+            if data is None:
+                self._error(404, "EntryNotFound", "no such blob", info)
+                return
+            self._send(200, data, {"Content-Type": "application/octet-stream", "Content-Length": str(len(data)),
+                                   "Accept-Ranges": "bytes"}, info=info)
+
+        def _xet_token(self, kind: str, repo: Repo, rest: list[str], info: dict) -> None:
+            info["endpoint"] = "xet-read-token"
+            if hub.xet_fault == "token_refused":
+                self._error(403, "Forbidden", "Xet read token refused", info)
+                return
+            self._send(200, b"{}", {"Content-Type": "application/json", "X-Xet-Cas-Url": hub.cas_url(),
+                                    "X-Xet-Access-Token": "loopback", "X-Xet-Token-Expiration": str(int(time.time()) + 3600)},
+                       info=info)
 
         def _split_repo(self, kind: str, segs: list[str]) -> tuple[str, list[str]]:
             """(repo id, the rest): two segments when they name a repo (or a renamed one), else one."""
@@ -291,6 +376,8 @@ def _handler(hub: LoopbackHub):
                                {"type": "directory", "oid": hashlib.sha1(p.encode()).hexdigest(), "size": 0,
                                 "path": p.strip("/")})
                 self._json(out, info)
+            elif rest[0] == "xet-read-token":
+                self._xet_token(kind, repo, rest, info)
             elif rest[0] == "refs":
                 info["endpoint"] = "refs"
                 branches = [{"name": b, "ref": f"refs/heads/{b}", "targetCommit": repo.sha(b)}
@@ -336,6 +423,16 @@ def _handler(hub: LoopbackHub):
                 status, body = 206, data[start:end + 1]
                 headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
             headers["Content-Length"] = str(len(body))
+            if hub.xet and path.endswith(LFS_SUFFIXES):  # the hub today: a redirect naming the Xet storage
+                sha = hashlib.sha256(data).hexdigest()
+                api = f"{hub.url}/api/{kind}s/{repo.repo_id}/xet-read-token/{repo.sha(branch)}"
+                self._send(302, b"", {"X-Repo-Commit": repo.sha(branch), "ETag": f'"{sha}"',
+                                      "X-Linked-Etag": f'"{sha}"', "X-Linked-Size": str(len(data)),
+                                      "X-Xet-Hash": hashlib.sha256(b"xet" + data).hexdigest(),
+                                      "Link": f'<{api}>; rel="xet-auth"',
+                                      "Location": f"{hub.storage_url}/xet-bridge/{sha}", "Content-Length": "0"},
+                           info={**info, "endpoint": "resolve (xet)"})
+                return
             if self.command == "GET" and hub.stall_file == (repo.repo_id, path):
                 self._stall(status, body, headers, info)
                 return
