@@ -45,6 +45,8 @@ def main(argv=None) -> int:
     plan = pipeline.ablation_plan(stage)
     if args.only_factor:
         plan = [r for r in plan if r["factor"] in args.only_factor]
+    if args.status:
+        return status(stage, plan, datasets)
     # cheapest first (fewest training questions, then seed), so a partial grid has whole sizes
     size = {r["card"]: pipeline.config_dict(pipeline.card_config(stage, r["card"])).get("max_train_examples")
             for r in plan}
