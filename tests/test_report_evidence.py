@@ -49,6 +49,19 @@ def test_the_cell_gain_is_the_mean_per_question_difference_with_both_intervals(t
     assert row["distilled F1"] - row["no distillation F1"] == pytest.approx(row["gain"], abs=1e-3)  # scores kept to 6 digits
 
 
+def test_both_means_are_over_the_paired_seeds_only(tmp_path):
+    """A grid built cell by cell has baselines whose distilled twins are not there yet: they are left
+    out of the means, so that the two means differ by the paired gain."""
+    runs = _runs(tmp_path, {500: 4.0})
+    partial = runs[~((runs["seed"] != 42) & (runs["arm"] == "distilled"))]  # seeds 43, 44: baseline only
+    (row,) = report.evidence_table(partial, DS).to_dict(orient="records")
+    assert row["seeds"] == 1
+    at_42 = runs[runs["seed"] == 42].set_index("arm")["f1"]
+    assert row["no distillation F1"] == pytest.approx(at_42["baseline"])
+    assert row["distilled F1"] - row["no distillation F1"] == pytest.approx(row["gain"], abs=1e-3)
+    assert "1 seed)" in " ".join(report.answer(report.evidence_table(partial, DS), pd.DataFrame(), DS))
+
+
 def test_a_growing_gain_is_found_by_the_trend_and_said(tmp_path):
     runs = _runs(tmp_path, {500: 0.0, 1000: 5.0, 2000: 10.0}, noise=0.01)
     trend = report.trend_table(runs, DS)

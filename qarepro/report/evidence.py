@@ -63,11 +63,12 @@ def cell_matrices(runs: Any, dataset: str) -> dict[tuple[str, str, Any], dict[st
         for r in rows[1:]:
             ids = ids.intersection(r.index)
         matrix = np.stack([r[ids].to_numpy() for r in rows])
-        teacher = g[g["arm"] == "distilled"]
+        paired = g[g["seed"].astype(int).isin(seeds)]  # both arms' means over the paired seeds only
+        teacher = paired[paired["arm"] == "distilled"]
         out[(card, factor, value)] = {
             "seeds": seeds, "diffs": matrix,
             "distilled": float(teacher.groupby("seed")["f1"].mean().mean()),
-            "base": float(g[g["arm"] == "baseline"].groupby("seed")["f1"].mean().mean()),
+            "base": float(paired[paired["arm"] == "baseline"].groupby("seed")["f1"].mean().mean()),
             "teacher_entropy": _mean(teacher, "teacher_entropy"),
             "teacher_train_f1": _mean(teacher, "teacher_train_f1"),
         }
@@ -157,6 +158,10 @@ def trend_display(trend: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
 def _sign(low: Any, high: Any) -> str:
     if low is None or high is None:
         return "one seed: no interval"
@@ -175,7 +180,7 @@ def answer(table: pd.DataFrame, trend: pd.DataFrame, dataset: str) -> list[str]:
     for card, g in (sizes.groupby("card", sort=False) if len(sizes) else []):
         g = g.assign(_n=pd.to_numeric(g["value"])).sort_values("_n")
         parts = [f"{int(r['_n']):,} questions: {r['gain']:+.2f} (bootstrap {interval(r['bootstrap low'], r['bootstrap high'])}, "
-                 f"{_sign(r['bootstrap low'], r['bootstrap high'])}; {r['seeds']} seeds)" for _, r in g.iterrows()]
+                 f"{_sign(r['bootstrap low'], r['bootstrap high'])}; {_seeds(r['seeds'])})" for _, r in g.iterrows()]
         lines.append(f"**{card}** on {dataset}: distilled minus no distillation, F1 points, at " + "; ".join(parts) + ".")
         tr = trend[trend["card"] == card] if len(trend) else trend
         if len(tr):
