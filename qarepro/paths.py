@@ -33,6 +33,13 @@ def outputs() -> Path:
     return Path(os.environ.get(OUTPUTS_ENV) or ROOT / "outputs").resolve()
 
 
+def outputs_relative(value: Any) -> Any:
+    """A string under the outputs root written as "<outputs>/..." (else unchanged): what a run is keyed
+    on must not depend on where its outputs folder lives."""
+    root = str(outputs())
+    return "<outputs>" + value[len(root):] if isinstance(value, str) and value.startswith(root) else value
+
+
 def data_dir(explicit: str | os.PathLike | None = None) -> Path | None:
     """Local dataset folder: an explicit value (config key) wins, then the environment."""
     value = explicit if explicit not in (None, "") else os.environ.get(DATA_DIR_ENV)

