@@ -238,6 +238,11 @@ def load_qa_model(ref: str, revision: str | None = None, family: str | None = No
         hf_logging.set_verbosity(verbosity)
 
 
+# saved beside the weights by a training run: the pickled TrainingArguments hold the run's absolute
+# output folder, so the same weights trained in two folders would fingerprint apart
+NOT_WEIGHTS = frozenset({"training_args.bin"})
+
+
 def model_fingerprint(name: str, revision: str | None = None) -> str:
     """What identifies a model's weights: a content hash of a local directory, else the hub commit.
 
@@ -248,7 +253,9 @@ def model_fingerprint(name: str, revision: str | None = None) -> str:
     if path.is_dir():
         h = hashlib.sha256(b"qarepro-model-dir-v1\n")
         for f in sorted(path.iterdir()):
-            if f.is_file() and (f.name == "config.json" or f.suffix in (".safetensors", ".bin", ".pt")):
+            if f.name in NOT_WEIGHTS or not f.is_file():
+                continue
+            if f.name == "config.json" or f.suffix in (".safetensors", ".bin", ".pt"):
                 h.update(f.name.encode() + b"\n")
                 with open(f, "rb") as fh:
                     for chunk in iter(lambda: fh.read(1 << 22), b""):

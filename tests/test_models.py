@@ -91,3 +91,22 @@ def test_student_family_is_validated_and_does_not_change_the_run_identity():
     plain = from_mapping(DistillConfig, {"name": "x", "student": "s"})
     named = from_mapping(DistillConfig, {"name": "x", "student": "s", "student_family": "bert"})
     assert run_identity(config_dict(plain)) == run_identity(config_dict(named))  # same weights either way
+
+
+def test_the_fingerprint_is_of_the_weights_not_of_where_they_were_trained(tmp_path):
+    """The same weights saved by two runs in two folders (their pickled TrainingArguments name the
+    folder) share a fingerprint; other weights or another config do not."""
+    from qarepro.models import model_fingerprint
+
+    def saved(name, weights=b"w1", config=b"{}", args=b"output_dir=/a"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(weights)
+        (folder / "config.json").write_bytes(config)
+        (folder / "training_args.bin").write_bytes(args)
+        return str(folder)
+
+    first = model_fingerprint(saved("a"))
+    assert model_fingerprint(saved("b", args=b"output_dir=/elsewhere")) == first
+    assert model_fingerprint(saved("c", weights=b"w2")) != first
+    assert model_fingerprint(saved("d", config=b'{"x": 1}')) != first
