@@ -94,3 +94,11 @@ def test_question_scores_round_trip_with_the_same_bytes(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     back = evaluate.read_question_scores(a)
     assert list(back["id"]) == ["001", "a"] and back["f1"].iloc[1] == pytest.approx(1 / 3, rel=1e-5)
+
+
+def test_a_cells_interval_does_not_move_when_other_cells_are_added(tmp_path):
+    runs = _runs(tmp_path, {500: 4.0, 1000: 4.0})
+    alone = report.evidence_table(runs[runs["value"] == 500], DS).iloc[0]
+    after_another = report.evidence_table(runs.sort_values("value", ascending=False, kind="stable"), DS)
+    beside = after_another[after_another["value"] == 500].iloc[0]
+    assert (alone["bootstrap low"], alone["bootstrap high"]) == (beside["bootstrap low"], beside["bootstrap high"])
