@@ -30,6 +30,9 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", required=True)
     ap.add_argument("--reverse", action="store_true", help="walk the plan from its end")
     ap.add_argument("--only-factor", nargs="*", default=None, help="only the cells of these factors")
+    ap.add_argument("--baselines", action="store_true",
+                    help="only the rows without distillation: they need no teacher, so the worker starts "
+                         "without waiting for 02_teachers (the other core can build the teachers meanwhile)")
     ap.add_argument("--poll", type=float, default=30.0, help="seconds between looks for 02_teachers")
     ap.add_argument("--status", action="store_true",
                     help="build nothing: list the cells done and left, and the evidence of the paired cells done "
@@ -37,7 +40,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     prof = pipeline.load_profile(args.profile)
     teachers = pipeline.target(prof.name, "02_teachers")
-    while not teachers.is_file():
+    while not (args.baselines or args.status) and not teachers.is_file():
         print(f"waiting for {pipeline.short_path(str(teachers))} ...", flush=True)
         time.sleep(args.poll)
     stage = pipeline.start("05_ablations", prof)
@@ -45,6 +48,8 @@ def main(argv=None) -> int:
     plan = pipeline.ablation_plan(stage)
     if args.only_factor:
         plan = [r for r in plan if r["factor"] in args.only_factor]
+    if args.baselines:
+        plan = [r for r in plan if steps.is_baseline(r)]
     if args.status:
         return status(stage, plan, datasets)
     # cheapest first (fewest training questions, then seed), so a partial grid has whole sizes

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import types
 
+import pytest
+
 from qarepro import paths
 
 SCRIPT = paths.ROOT / "scripts" / "grid_cells.py"
@@ -50,3 +52,17 @@ def test_the_worker_builds_every_row(monkeypatch, tmp_path):
     calls = _fake_run(monkeypatch, tmp_path, module)
     assert module.main(["--profile", "smoke"]) == 0
     assert calls == [True, True]
+
+
+def test_baselines_start_without_the_teachers_and_build_only_rows_without_distillation(monkeypatch, tmp_path):
+    module = _script()
+    calls = _fake_run(monkeypatch, tmp_path, module)
+    (tmp_path / "02_teachers.json").unlink()  # the teachers are still being trained
+    plan = [{"card": "c", "factor": "train_size", "value": 500, "seed": 42, "arm": arm,
+             "overrides": {"distillation_loss_weight": 0.0} if arm == "baseline" else {}}
+            for arm in ("baseline", "distilled")]
+    monkeypatch.setattr(module.pipeline, "ablation_plan", lambda s: [dict(r) for r in plan])
+    monkeypatch.setattr(module.steps, "is_baseline", lambda r: r["arm"] == "baseline")
+    monkeypatch.setattr(module.time, "sleep", lambda s: pytest.fail("waited for 02_teachers"))
+    assert module.main(["--profile", "smoke", "--baselines"]) == 0
+    assert calls == [True]  # the baseline row only

@@ -43,3 +43,31 @@ def test_run_identity_ignores_the_keys_that_do_not_change_a_run(tmp_path, monkey
     same = {**cd, "name": "other", "log_every": 1, "output_dir": "/elsewhere"}
     assert pipeline.run_identity(cd) == pipeline.run_identity(same)
     assert pipeline.run_identity(cd) != pipeline.run_identity({**cd, "learning_rate": 1.0})
+
+
+def test_a_baseline_scored_in_one_cards_cell_is_copied_into_the_others(tmp_path, monkeypatch):
+    # the no-distillation run is one model for both cards: its second cell is a copy, not a rescoring
+    from qarepro import io as qio
+    from qarepro.pipeline import runs
+
+    stage = pipeline.Stage("05_ablations", pipeline.load_profile("smoke"), scratch=tmp_path / "results")
+    monkeypatch.setattr(runs, "model_fingerprint", lambda model: "dir-sha256:same-weights")
+    settings = runs.eval_settings(stage.profile, "hf")
+    scored = stage.results / "ablations" / "card-a" / "abc-hf"
+    qio.write_json(scored / "metrics.json", {"label": "ablation-card-a-abc-hf", "settings": settings,
+                                             "provenance": {"model_fingerprint": "dir-sha256:same-weights"},
+                                             "results": {"squad-validation": {"metrics": {"f1": 12.5}}}})
+    (scored / "squad-validation").mkdir()
+    (scored / "squad-validation" / "questions.csv.gz").write_bytes(b"per-question scores")
+    calls = []
+    monkeypatch.setattr(runs.qevaluate, "evaluate_model", lambda *a, **k: calls.append(a) or {})
+    other = stage.results / "ablations" / "card-b" / "abc-hf"
+    out = runs.evaluate_or_reuse(stage, "ablation-card-b-abc-hf", "baseline/model", ["squad-validation"],
+                                 decoder="hf", out_dir=other)
+    assert calls == [] and out["results"]["squad-validation"]["metrics"]["f1"] == 12.5
+    assert (other / "squad-validation" / "questions.csv.gz").read_bytes() == b"per-question scores"
+    # other weights are scored, not copied
+    monkeypatch.setattr(runs, "model_fingerprint", lambda model: "dir-sha256:other-weights")
+    runs.evaluate_or_reuse(stage, "ablation-card-b-def-hf", "distilled/model", ["squad-validation"],
+                           decoder="hf", out_dir=stage.results / "ablations" / "card-b" / "def-hf")
+    assert len(calls) == 1

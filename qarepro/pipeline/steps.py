@@ -412,7 +412,7 @@ def paired_rows(ab, centre: Mapping[str, Any], base: Mapping[str, Any]) -> list[
     return rows
 
 
-def _is_baseline(row: Mapping[str, Any]) -> bool:
+def is_baseline(row: Mapping[str, Any]) -> bool:
     """A no-distillation row: trained without a teacher, so one run serves every card."""
     return all(row["overrides"].get(k) == v for k, v in NO_DISTILLATION.items())
 
@@ -433,7 +433,7 @@ def run_ablations(stage: Stage, plan: Sequence[Mapping[str, Any]] | None = None)
     rows = []
     for r in tqdm(plan, desc="ablation cells", unit="cell", mininterval=5):
         cell = run_cell(stage, r, datasets)
-        is_base = _is_baseline(r) and r["decoder"] == prof.decoder
+        is_base = is_baseline(r) and r["decoder"] == prof.decoder
         for ds in datasets:  # a reused evaluation may hold more datasets than this grid asks for
             m = cell["summary"]["results"][ds]["metrics"]
             rows.append({"card": r["card"], "factor": r["factor"], "value": r["value"], "seed": r["seed"],
@@ -451,7 +451,7 @@ def run_cell(stage: Stage, r: Mapping[str, Any], datasets: Sequence[str], *, wai
     (under the cell's lock; with wait off, None when another worker holds it; with build off, None
     when the cell is not there)."""
     card, variant = r["card"], r.get("teacher_variant") or PROFILE_TEACHER
-    distilled_row = not _is_baseline(r)
+    distilled_row = not is_baseline(r)
     teacher = cells.teacher_path(stage, card, variant) if distilled_row else None
     cfg = card_config(stage, card, teacher=teacher if distilled_row else False, overrides=r["overrides"])
     h = run_identity(config_dict(cfg))
@@ -492,7 +492,7 @@ def _build_cell(stage: Stage, r: Mapping[str, Any], cfg, teacher: str | None, ou
             cells.ensure_teacher(stage, card, variant)
         # named by config alone: a configuration two cards share (the no-distillation baseline,
         # or e.g. T 5 / w 0.75 when both cards distil the same teacher) is trained once
-        prefix = "baseline" if _is_baseline(r) else "ablation"
+        prefix = "baseline" if is_baseline(r) else "ablation"
         cfg = card_config(stage, card, teacher=teacher if teacher else False, overrides=r["overrides"],
                           run_name=f"{prefix}-{h}")
         stage.configs[f"ablation:{card}:{h}"] = config_dict(cfg)
