@@ -110,8 +110,11 @@ def pooled_trend(cells: Mapping[int, np.ndarray], rng: np.random.Generator,
                  draws: int = BOOTSTRAP_DRAWS) -> Trend:
     """The gain against log2(training size), pooled over cells {size: [seeds, questions] diffs}.
 
-    t intervals: least squares through the per-seed gains (one point per seed and size; df = points
-    - 2). Bootstrap: per draw, seeds drawn within each size and one question draw shared by every cell
+    One estimate, two intervals. The estimate is the line through the sizes' mean gains, each size
+    counted once however many seeds it has (as the bootstrap draws it). t intervals: the same line
+    as weighted least squares through the per-seed gains (one point per seed and size, weight 1 /
+    seeds at that size), its variance from the residual spread of the seed points (df = points - 2).
+    Bootstrap: per draw, seeds drawn within each size and one question draw shared by every cell
     (the sizes are scored on the same questions), then the same fit through the drawn cell means."""
     sizes = sorted(cells)
     if len(sizes) < 2:
@@ -122,16 +125,19 @@ def pooled_trend(cells: Mapping[int, np.ndarray], rng: np.random.Generator,
     n_q = q.pop()
     logs = np.log2(np.asarray(sizes, dtype=float))
     centre = float(logs.mean())
-    xs = np.concatenate([np.full(np.asarray(cells[n]).shape[0], lg - centre) for n, lg in zip(sizes, logs)])
+    seeds = [np.asarray(cells[n]).shape[0] for n in sizes]
+    xs = np.concatenate([np.full(s, lg - centre) for s, lg in zip(seeds, logs)])
     ys = np.concatenate([np.asarray(cells[n], dtype=float).mean(axis=1) for n in sizes])
-    a, b = _fit(xs, ys)
+    ws = np.concatenate([np.full(s, 1.0 / s) for s in seeds])
+    a, b = _fit(xs, ys, ws)
     df = len(ys) - 2
-    if df >= 1:
+    design = np.stack([np.ones_like(xs), xs], axis=1)
+    gram = design.T @ (ws[:, None] * design)
+    if df >= 1 and abs(np.linalg.det(gram)) > 1e-12:
         resid = ys - (a + b * xs)
         s2 = float((resid ** 2).sum() / df)
-        sxx = float(((xs - xs.mean()) ** 2).sum())
-        se_b = math.sqrt(s2 / sxx) if sxx > 0 else float("nan")
-        se_a = math.sqrt(s2 * (1 / len(ys) + xs.mean() ** 2 / sxx)) if sxx > 0 else float("nan")
+        coef = np.linalg.solve(gram, (ws[:, None] * design).T)  # (a, b) = coef @ ys
+        se_a, se_b = (math.sqrt(s2 * float(c @ c)) for c in coef)
         tq = t975(df)
         level_t = Interval(a, a - tq * se_a, a + tq * se_a, len(ys))
         slope_t = Interval(b, b - tq * se_b, b + tq * se_b, len(ys))
@@ -150,6 +156,5 @@ def pooled_trend(cells: Mapping[int, np.ndarray], rng: np.random.Generator,
     for i in range(draws):
         boot[i] = _fit(x_sizes, means[i])
     lo, hi = np.percentile(boot, [2.5, 97.5], axis=0)
-    a_c, b_c = _fit(x_sizes, np.array([np.asarray(cells[n], dtype=float).mean() for n in sizes]))
-    return Trend(centre, level_t, slope_t, Interval(a_c, float(lo[0]), float(hi[0]), len(sizes)),
-                 Interval(b_c, float(lo[1]), float(hi[1]), len(sizes)))
+    return Trend(centre, level_t, slope_t, Interval(a, float(lo[0]), float(hi[0]), len(sizes)),
+                 Interval(b, float(lo[1]), float(hi[1]), len(sizes)))

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from qarepro import io as qio
 from qarepro import paths, pipeline, provenance
+from qarepro.evaluate import QUESTION_SCORES
 from qarepro.pipeline import cells, steps
 
 CARD = "roberta-base-squad2-distilled"
@@ -40,6 +42,9 @@ def grid(monkeypatch):
         calls["evaluate"] += 1
         summary = {"results": {ds: {"metrics": {"exact": 1.0, "f1": 2.0}} for ds in datasets}}
         qio.write_json(out_dir / "metrics.json", summary)
+        for ds in datasets:  # the per-question scores a real scoring writes beside its metrics
+            (out_dir / ds).mkdir(parents=True, exist_ok=True)
+            (out_dir / ds / QUESTION_SCORES).write_bytes(b"scores")
         return summary
 
     monkeypatch.setattr(steps, "train_or_reuse", fake_train)
@@ -102,6 +107,16 @@ def test_a_baseline_cell_does_not_depend_on_the_teacher(grid):
     assert steps.run_cell(stage, _row("baseline"), datasets)["reused"] and calls["train"] == 1
 
 
+def test_a_cell_without_its_per_question_scores_is_built_again(grid):
+    # a committed cell whose questions file was lost serves no paired analysis: it is not reused
+    stage, datasets, calls, _ = grid
+    first = steps.run_cell(stage, _row("baseline"), datasets)
+    (Path(first["eval_dir"]) / datasets[0] / QUESTION_SCORES).unlink()
+    again = steps.run_cell(stage, _row("baseline"), datasets)
+    assert not again["reused"] and calls == {"train": 2, "evaluate": 2}
+    assert steps.run_cell(stage, _row("baseline"), datasets)["reused"]
+
+
 def test_identity_diff_names_what_changed():
     a = {"run": "1", "packages": {"torch": "2"}, "teacher_fingerprint": "x"}
     assert cells.identity_diff(a, {**a, "packages": {"torch": "3"}}) == ["packages"]
@@ -120,3 +135,12 @@ def test_target_entropy_is_that_of_the_tempered_softmax():
     sharp = np.zeros((1, 2, 7))
     sharp[..., 3] = 100.0
     assert cells.target_entropy(sharp, 1.0) < 1e-6
+
+
+def test_every_committed_cell_holds_its_per_question_scores():
+    # what the repo ships: a cell is committed with the scores of every set it was scored on
+    committed = sorted((paths.ROOT / "outputs").glob("*/ablations/*/*/" + cells.CELL_FILE))
+    missing = [f"{f.parent.relative_to(paths.ROOT)}/{ds}" for f in committed
+               for ds in qio.read_json(f)["identity"]["eval_data"]
+               if not (f.parent / ds / QUESTION_SCORES).is_file()]
+    assert committed and missing == []

@@ -73,3 +73,17 @@ def test_pooled_trend_interval_covers_the_true_slope_and_needs_two_sizes():
         stats.pooled_trend({500: cells[500]}, rng)
     with pytest.raises(ValueError, match="same questions"):
         stats.pooled_trend({500: cells[500], 1000: cells[1000][:, :10]}, rng)
+
+
+def test_pooled_trend_has_one_estimate_for_both_intervals_when_seed_counts_differ():
+    # 3, 3 and 1 seeds: the seed-level fit and the bootstrap's fit of cell means are the same line
+    rng = np.random.default_rng(7)
+    cells = {n: 0.05 * math.log2(n / 1000) + rng.normal(0, 0.3, size=(k, 300))
+             for n, k in ((500, 3), (1000, 3), (2000, 1))}
+    tr = stats.pooled_trend(cells, np.random.default_rng(0))
+    means = [cells[n].mean() for n in (500, 1000, 2000)]
+    slope = np.polyfit([-1.0, 0.0, 1.0], means, 1)[0]
+    assert tr.slope_t.estimate == pytest.approx(slope) and tr.slope_boot.estimate == pytest.approx(slope)
+    assert tr.level_t.estimate == pytest.approx(np.mean(means))
+    for iv in (tr.slope_t, tr.slope_boot, tr.level_t, tr.level_boot):
+        assert iv.low <= iv.estimate <= iv.high

@@ -157,7 +157,8 @@ def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[s
         old = qio.read_json(summary_file)
         return (old.get("provenance", {}).get("model_fingerprint") == fp
                 and all(old.get("settings", {}).get(k, SETTING_DEFAULTS.get(k)) == v for k, v in settings.items())
-                and set(datasets) <= set(old.get("results", {})))
+                and set(datasets) <= set(old.get("results", {}))
+                and all((summary_file.parent / ds / qevaluate.QUESTION_SCORES).is_file() for ds in datasets))
 
     if reuse:
         if (out_dir / "metrics.json").is_file() and same(out_dir / "metrics.json"):
