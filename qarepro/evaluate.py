@@ -100,6 +100,12 @@ def evaluate_model(model: str, datasets: Sequence[str], out_dir: str | Path, *, 
 QUESTION_SCORES = "questions.csv.gz"
 
 
+def has_question_scores(folder: str | Path, datasets) -> bool:
+    """Whether an evaluation folder holds the per-question scores of every one of `datasets` (what a
+    reused cell or evaluation must have: the paired analysis reads them)."""
+    return all((Path(folder) / ds / QUESTION_SCORES).is_file() for ds in datasets)
+
+
 def write_question_scores(frame, path: Path) -> Path:
     """Write the per-question scores as gzip CSV with a fixed gzip header (mtime 0): the same scores
     give the same bytes."""

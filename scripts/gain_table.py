@@ -47,15 +47,13 @@ def main(profile: str) -> int:
                      "order) with its 95% Student-t interval over seeds.\n\n" + report.to_markdown(shown))
     runs = pd.DataFrame(ablations.get("runs") or [])
     for ds in pipeline.headline_datasets(pipeline.load_profile(profile)):
-        evidence = report.evidence_table(runs, ds) if len(runs) else runs
-        if len(evidence):
-            trend = report.trend_table(runs, ds)
+        evidence = report.evidence_markdown(runs, ds)
+        if evidence:
             text += (f"\n\nThe evidence per cell on {ds}, profile `{profile}` (recomputed from the per-question "
                      f"scores each run of outputs/{profile}/05_ablations.json committed): the paired gain with its "
-                     "95% seed t-interval and two-level bootstrap interval (seeds x questions), and the pooled "
-                     "trend in log2 of the training size.\n\n" + "\n\n".join(report.answer(evidence, trend, ds))
-                     + "\n\n" + report.to_markdown(report.evidence_display(evidence))
-                     + ("\n\n" + report.to_markdown(report.trend_display(trend)) if len(trend) else ""))
+                     "95% seed t-interval and two-level bootstrap interval (seeds x questions), the pooled "
+                     "trend in log2 of the training size, and the teacher factor as one paired difference.\n\n"
+                     + "\n\n".join(evidence))
     grid = report.ablation_table(ablations)
     if len(grid):
         text += (f"\n\nAblation grid, profile `{profile}` (from outputs/{profile}/05_ablations.json): F1 averaged "

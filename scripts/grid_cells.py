@@ -101,13 +101,9 @@ def status(stage, plan, datasets) -> int:
         counts = todo.groupby(["factor", "value"], sort=False).size().reset_index(name="rows left")
         text += ["Rows left, by factor value:", "", report.to_markdown(counts), ""]
     for ds in datasets:
-        table = report.evidence_table(runs, ds) if len(runs) else pd.DataFrame()
-        if len(table):
-            trend = report.trend_table(runs, ds)
-            text += [f"## {ds}", "", *report.answer(table, trend, ds), "",
-                     report.to_markdown(report.evidence_display(table)), ""]
-            if len(trend):
-                text += [report.to_markdown(report.trend_display(trend)), ""]
+        evidence = report.evidence_markdown(runs, ds)
+        if evidence:
+            text += [f"## {ds}", ""] + [line for part in evidence for line in (part, "")]
     out = stage.results / "grid_status.md"
     with qio.atomic_path(out) as tmp:
         tmp.write_text("\n".join(text), encoding="utf-8")

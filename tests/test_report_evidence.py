@@ -77,14 +77,63 @@ def test_runs_without_records_give_an_empty_table():
     assert report.evidence_table(old, DS).empty and report.trend_table(old, DS).empty
 
 
+def _teacher_runs(tmp_path, gains, noise, entropy=3.0):
+    """The teacher factor as the grid builds it: per seed one baseline, shared by both teachers' cells."""
+    rng = np.random.default_rng(2)
+    rows = []
+    for seed in (42, 43, 44):
+        base = rng.uniform(0.2, 0.6, size=len(IDS))
+        base_dir = _cell(tmp_path, f"baseline-{seed}", base)
+        for value, gain in gains.items():
+            f1 = np.clip(base + gain / 100 + rng.normal(0, noise, len(IDS)), 0, 1)
+            common = {"card": "c", "factor": "teacher", "value": value, "seed": seed, "dataset": DS}
+            rows += [{**common, "arm": "baseline", "f1": 100 * base.mean(), "eval_dir": base_dir,
+                      "teacher_entropy": None, "teacher_train_f1": None},
+                     {**common, "arm": "distilled", "f1": 100 * f1.mean(),
+                      "eval_dir": _cell(tmp_path, f"{value}-{seed}", f1),
+                      "teacher_entropy": 2.0 if value == "finetuned" else entropy,
+                      "teacher_train_f1": 70.0 if value == "finetuned" else 40.0}]
+    return pd.DataFrame(rows)
+
+
+def test_the_teacher_effect_is_the_paired_difference_of_the_two_distilled_students(tmp_path):
+    runs = _teacher_runs(tmp_path, {"finetuned": 0.5, "card-optimiser": 8.0}, noise=0.01)
+    (r,) = report.teacher_effect(runs, DS).to_dict(orient="records")
+    table = report.evidence_table(runs, DS).set_index("value")
+    assert r["difference"] == pytest.approx(table.loc["card-optimiser", "gain"] - table.loc["finetuned", "gain"])
+    # the shared baseline cancels: per question, one distilled student minus the other
+    cells = report.evidence.cell_matrices(runs, DS)
+    other, own = cells[("c", "teacher", "card-optimiser")]["diffs"], cells[("c", "teacher", "finetuned")]["diffs"]
+    per_seed = (other - own).mean(axis=1)
+    t = stats.seed_t_interval(per_seed)
+    assert (r["seed t low"], r["seed t high"]) == (pytest.approx(t.low), pytest.approx(t.high))
+    assert r["bootstrap low"] < r["difference"] < r["bootstrap high"] and r["seeds"] == 3
+
+
 def test_the_teacher_finding_names_the_hypothesis_the_numbers_support(tmp_path):
-    runs = _runs(tmp_path, {"finetuned": 0.5, "card-optimiser": 8.0}, factor="teacher", noise=0.01)
-    runs.loc[(runs["value"] == "card-optimiser") & (runs["arm"] == "distilled"), "teacher_entropy"] = 3.0
-    (line,) = report.teacher_finding(report.evidence_table(runs, DS), DS)
-    assert "supports the soft-target hypothesis" in line
-    runs = _runs(tmp_path, {"finetuned": 2.0, "card-optimiser": 2.0}, factor="teacher", noise=0.3)
-    (line,) = report.teacher_finding(report.evidence_table(runs, DS), DS)
+    runs = _teacher_runs(tmp_path / "a", {"finetuned": 0.5, "card-optimiser": 8.0}, noise=0.01)
+    (line,) = report.teacher_finding(report.teacher_effect(runs, DS))
+    assert "supports the soft-target hypothesis" in line and "above zero" in line
+    sharper = _teacher_runs(tmp_path / "b", {"finetuned": 0.5, "card-optimiser": 8.0}, noise=0.01, entropy=1.0)
+    (line,) = report.teacher_finding(report.teacher_effect(sharper, DS))
+    assert "its targets are not softer" in line
+    reversed_ = _teacher_runs(tmp_path / "c", {"finetuned": 8.0, "card-optimiser": 0.5}, noise=0.01)
+    (line,) = report.teacher_finding(report.teacher_effect(reversed_, DS))
+    assert "below zero" in line
+    same = _teacher_runs(tmp_path / "d", {"finetuned": 2.0, "card-optimiser": 2.0}, noise=0.3)
+    (line,) = report.teacher_finding(report.teacher_effect(same, DS))
     assert "not resolved apart" in line
+    text = " ".join(report.answer(report.evidence_table(same, DS), pd.DataFrame(), DS, report.teacher_effect(same, DS)))
+    assert "Teacher factor" in text
+
+
+def test_the_evidence_markdown_holds_every_table(tmp_path):
+    runs = pd.concat([_runs(tmp_path / "s", {500: 1.0, 1000: 3.0}),
+                      _teacher_runs(tmp_path / "t", {"finetuned": 0.5, "card-optimiser": 8.0}, noise=0.01)])
+    parts = report.evidence_markdown(runs, DS)
+    assert any("Pooled over sizes" in p for p in parts) and any("Teacher factor" in p for p in parts)
+    assert sum(p.lstrip().startswith("|") for p in parts) == 3  # cells, trend, teacher effect
+    assert report.evidence_markdown(pd.DataFrame(), DS) == []
 
 
 def test_question_scores_round_trip_with_the_same_bytes(tmp_path):

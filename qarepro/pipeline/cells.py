@@ -67,12 +67,12 @@ def _base_key(dataset: str) -> str:
 def reusable(folder: Path, identity: Mapping[str, Any], datasets: Sequence[str]) -> dict[str, Any] | None:
     """The cell's evaluation summary when its recorded identity is `identity` and it holds every dataset
     with its per-question scores (the paired analysis reads them; a cell without them is built again)."""
-    from ..evaluate import QUESTION_SCORES  # deferred: loads transformers
+    from ..evaluate import has_question_scores  # deferred: loads transformers
 
     cell, summary = folder / CELL_FILE, folder / "metrics.json"
     if not (cell.is_file() and summary.is_file()):
         return None
-    if not all((folder / ds / QUESTION_SCORES).is_file() for ds in datasets):
+    if not has_question_scores(folder, datasets):
         return None
     if qio.read_json(cell).get("identity") != dict(identity):
         return None

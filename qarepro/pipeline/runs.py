@@ -158,7 +158,7 @@ def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[s
         return (old.get("provenance", {}).get("model_fingerprint") == fp
                 and all(old.get("settings", {}).get(k, SETTING_DEFAULTS.get(k)) == v for k, v in settings.items())
                 and set(datasets) <= set(old.get("results", {}))
-                and all((summary_file.parent / ds / qevaluate.QUESTION_SCORES).is_file() for ds in datasets))
+                and qevaluate.has_question_scores(summary_file.parent, datasets))
 
     if reuse:
         if (out_dir / "metrics.json").is_file() and same(out_dir / "metrics.json"):

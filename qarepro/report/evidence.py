@@ -21,6 +21,7 @@ import pandas as pd
 from .. import paths, stats
 from ..evaluate import QUESTION_SCORES, read_question_scores
 from .gains import runs_frame
+from .tables import to_markdown
 
 SIZE_FACTOR = "train_size"
 BOOTSTRAP_SEED = 0  # the bootstrap's generator: the same records give the same intervals
@@ -162,6 +163,22 @@ def trend_display(trend: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def teacher_effect_display(effect: pd.DataFrame) -> pd.DataFrame:
+    """`teacher_effect` rounded for a report: the two gains, their paired difference and intervals."""
+    return pd.DataFrame({
+        "card setting": effect["card"], "teacher": effect["teacher"], "seeds": effect["seeds"],
+        "gain, profile's teacher": effect["gain, own teacher"].round(2),
+        "gain, this teacher": effect["gain, this teacher"].round(2),
+        "difference": effect["difference"].round(2),
+        "95% seed t": [interval(a, b) for a, b in zip(effect["seed t low"], effect["seed t high"])],
+        "95% bootstrap": [interval(a, b) for a, b in zip(effect["bootstrap low"], effect["bootstrap high"])],
+        "entropy (nats), profile's / this": [f"{a:.2f} / {b:.2f}" for a, b in
+                                             zip(effect["entropy, own teacher"], effect["entropy, this teacher"])],
+        "training-set F1, profile's / this": [f"{a:.1f} / {b:.1f}" for a, b in zip(
+            effect["training-set F1, own teacher"], effect["training-set F1, this teacher"])],
+    })
+
+
 def _seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
@@ -176,9 +193,9 @@ def _sign(low: Any, high: Any) -> str:
     return "spans zero"
 
 
-def answer(table: pd.DataFrame, trend: pd.DataFrame, dataset: str) -> list[str]:
+def answer(table: pd.DataFrame, trend: pd.DataFrame, dataset: str, effect: pd.DataFrame | None = None) -> list[str]:
     """Sentences that answer "does distillation help here, by how much, and does the gain grow with
-    data", each with the interval it rests on; and what the teacher factor says."""
+    data", each with the interval it rests on; and what the teacher factor says (`teacher_effect`)."""
     lines = []
     sizes = table[(table["factor"] == SIZE_FACTOR) & (table["dataset"] == dataset)] if len(table) else table
     for card, g in (sizes.groupby("card", sort=False) if len(sizes) else []):
@@ -195,37 +212,67 @@ def answer(table: pd.DataFrame, trend: pd.DataFrame, dataset: str) -> list[str]:
                          + ("it grows with data." if (r["slope_boot_low"] or 0) > 0 else
                             "it shrinks with data." if (r["slope_boot_high"] or 0) < 0 else
                             "whether it grows with data is not resolved."))
-    lines += teacher_finding(table, dataset)
-    return lines
+    return lines + teacher_finding(effect if effect is not None else pd.DataFrame())
 
 
-def teacher_finding(table: pd.DataFrame, dataset: str) -> list[str]:
+def teacher_effect(runs: Any, dataset: str, own: str = "finetuned") -> pd.DataFrame:
+    """Per card, the teacher factor read as one paired difference: the gain with each other teacher
+    minus the gain with the profile's own (`own`), over the seeds and questions both cells scored.
+    The baseline is the same model in both cells, so the difference is per question the F1 of the
+    student distilled from the other teacher minus that of the one distilled from the own teacher;
+    it has a seed t-interval and the same two-level bootstrap as a cell's gain."""
+    cells = {k: c for k, c in cell_matrices(runs, dataset).items() if k[1] == "teacher"}
+    rows = []
+    for (card, _, value), other in cells.items():
+        mine = cells.get((card, "teacher", own))
+        if value == own or mine is None:
+            continue
+        seeds = [s for s in other["seeds"] if s in mine["seeds"]]
+        if not seeds:
+            continue
+        a = other["diffs"][[other["seeds"].index(s) for s in seeds]]
+        b = mine["diffs"][[mine["seeds"].index(s) for s in seeds]]
+        if a.shape != b.shape:  # both cells are scored on the same questions; a partial record is not read
+            continue
+        diff = a - b
+        t = stats.seed_t_interval(diff.mean(axis=1))
+        boot = stats.two_level_interval(diff, _rng(card, "teacher", own, value, dataset))
+        rows.append({"card": card, "dataset": dataset, "teacher": value, "own teacher": own, "seeds": len(seeds),
+                     "questions": diff.shape[1], "gain, own teacher": float(b.mean()), "gain, this teacher": float(a.mean()),
+                     "difference": t.estimate, "seed t low": t.low, "seed t high": t.high,
+                     "bootstrap low": boot.low, "bootstrap high": boot.high,
+                     "entropy, own teacher": mine["teacher_entropy"], "entropy, this teacher": other["teacher_entropy"],
+                     "training-set F1, own teacher": mine["teacher_train_f1"],
+                     "training-set F1, this teacher": other["teacher_train_f1"]})
+    return pd.DataFrame(rows)
+
+
+def teacher_finding(effect: pd.DataFrame) -> list[str]:
     """What the teacher factor says about why the gain fell: a weaker teacher whose softer targets
-    give a larger gain supports the soft-target hypothesis; no difference supports undertraining."""
-    t = table[(table["factor"] == "teacher") & (table["dataset"] == dataset)] if len(table) else table
+    give a larger gain supports the soft-target hypothesis; no difference leaves undertraining (which
+    the student recipe addresses) as the explanation the teacher factor does not contradict."""
     lines = []
-    for card, g in (t.groupby("card", sort=False) if len(t) else []):
-        if len(g) < 2:
-            continue
-        rows = {r["value"]: r for _, r in g.iterrows()}
-        own, other = rows.get("finetuned"), next((r for v, r in rows.items() if v != "finetuned"), None)
-        if own is None or other is None:
-            continue
-        diff_low, diff_high = other["bootstrap low"] - own["bootstrap high"], other["bootstrap high"] - own["bootstrap low"]
-        softer = (other["teacher target entropy (nats)"] or 0) > (own["teacher target entropy (nats)"] or 0)
-        if other["bootstrap low"] > own["bootstrap high"] and softer:
+    for _, r in effect.iterrows() if len(effect) else []:
+        low, high = r["bootstrap low"], r["bootstrap high"]
+        softer = (r["entropy, this teacher"] or 0) > (r["entropy, own teacher"] or 0)
+        if low > 0 and softer:
             verdict = ("supports the soft-target hypothesis: the teacher with softer targets gives the larger gain, "
-                       "and the bootstrap intervals do not overlap")
-        elif own["bootstrap low"] > other["bootstrap high"]:
-            verdict = "supports neither hypothesis as stated: the stronger, sharper teacher gives the larger gain"
+                       "and the interval of the difference lies above zero")
+        elif low > 0:
+            verdict = ("supports neither hypothesis as stated: this teacher gives the larger gain, but its targets "
+                       "are not softer")
+        elif high < 0:
+            verdict = ("supports neither hypothesis as stated: the profile's own teacher gives the larger gain, and "
+                       "the interval of the difference lies below zero")
         else:
             verdict = ("supports neither hypothesis on its own: the two teachers' gains are not resolved apart "
-                       "(their bootstrap intervals overlap)")
-        lines.append(f"Teacher factor, **{card}**: gain {own['gain']:+.2f} with the profile's teacher (training-set F1 "
-                     f"{own['teacher training-set F1']:.1f}, target entropy {own['teacher target entropy (nats)']:.2f} nats) "
-                     f"against {other['gain']:+.2f} with the {other['value']} teacher (training-set F1 "
-                     f"{other['teacher training-set F1']:.1f}, entropy {other['teacher target entropy (nats)']:.2f} nats); "
-                     f"this {verdict} (difference of the intervals' ends: {diff_low:+.2f} to {diff_high:+.2f}).")
+                       "(the interval of the difference spans zero)")
+        lines.append(f"Teacher factor, **{r['card']}** ({_seeds(r['seeds'])}): gain {r['gain, own teacher']:+.2f} with "
+                     f"the profile's teacher (training-set F1 {r['training-set F1, own teacher']:.1f}, target entropy "
+                     f"{r['entropy, own teacher']:.2f} nats) against {r['gain, this teacher']:+.2f} with the "
+                     f"{r['teacher']} teacher (training-set F1 {r['training-set F1, this teacher']:.1f}, entropy "
+                     f"{r['entropy, this teacher']:.2f} nats): difference {r['difference']:+.2f} F1 (paired bootstrap "
+                     f"{interval(low, high)}, seed t {interval(r['seed t low'], r['seed t high'])}); this {verdict}.")
     return lines
 
 
@@ -238,20 +285,35 @@ def show_evidence(runs: Any, datasets: list[str]) -> dict[str, pd.DataFrame]:
 
     out = {}
     for ds in datasets:
-        table, trend = evidence_table(runs, ds), trend_table(runs, ds)
+        table, trend, effect = evidence_table(runs, ds), trend_table(runs, ds), teacher_effect(runs, ds)
         out[ds] = table
         if not len(table):
             display(Markdown(f"*{ds}*: no per-question records for this run's paired cells (the run predates them, "
                              "or no paired cell has finished)."))
             continue
-        display(Markdown("\n\n".join(answer(table, trend, ds))))
+        display(Markdown("\n\n".join(answer(table, trend, ds, effect))))
         display(display_table(evidence_display(table)))
         if len(trend):
             display(display_table(trend_display(trend)))
+        if len(effect):
+            display(display_table(teacher_effect_display(effect)))
     return out
+
+
+def evidence_markdown(runs: Any, dataset: str) -> list[str]:
+    """The evidence section as markdown paragraphs (scripts/gain_table.py, grid_cells.py --status):
+    the answer, the per-cell table, the pooled trend and the teacher effect; [] without records."""
+    table = evidence_table(runs, dataset) if len(runs) else pd.DataFrame()
+    if not len(table):
+        return []
+    trend, effect = trend_table(runs, dataset), teacher_effect(runs, dataset)
+    return [*answer(table, trend, dataset, effect), to_markdown(evidence_display(table)),
+            *([to_markdown(trend_display(trend))] if len(trend) else []),
+            *([to_markdown(teacher_effect_display(effect))] if len(effect) else [])]
 
 
 def evidence_record(tables: Mapping[str, pd.DataFrame], runs: Any) -> dict[str, Any]:
     """The evidence tables and trends as plain data for a stage JSON."""
-    return {ds: {"cells": t.to_dict(orient="records"), "trend": trend_table(runs, ds).to_dict(orient="records")}
+    return {ds: {"cells": t.to_dict(orient="records"), "trend": trend_table(runs, ds).to_dict(orient="records"),
+                 "teacher_effect": teacher_effect(runs, ds).to_dict(orient="records")}
             for ds, t in tables.items()}
