@@ -81,3 +81,17 @@ def test_paired_gain_summary_gives_each_value_its_own_paired_gain():
     assert list(shown["per-seed gains"]) == ["+3.00, +5.00", "+1.00, +1.10"]
     assert list(shown["verdict"]) == [report.GAIN_NOT_SHOWN, report.GAIN_SHOWN]
     assert report.paired_factors(runs) == ["train_size"]
+
+
+def test_the_mean_over_sets_weighs_each_set_by_its_questions():
+    """A 2,000-question headline and a 150-question sample do not count alike in the mean."""
+    runs = _seed_runs()
+    for r in runs:
+        r["metrics"] = {"total": 2000 if r["dataset"] == "d1" else 150}
+    g = report.gain_summary(runs).set_index("dataset")
+    label = report.mean_label(2, weighted=True)
+    assert label in g.index and "mean of 2 sets" not in g.index
+    expected = (2000 * g.loc["d1", "gain"] + 150 * g.loc["d2", "gain"]) / 2150
+    assert math.isclose(g.loc[label, "gain"], expected)
+    expected_base = (2000 * g.loc["d1", "base"] + 150 * g.loc["d2", "base"]) / 2150
+    assert math.isclose(g.loc[label, "base"], expected_base)

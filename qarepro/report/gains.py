@@ -67,8 +67,19 @@ def per_seed(runs: pd.DataFrame, card: str | None, metric: str) -> tuple[pd.Data
     return pivot(centre), pivot(base)
 
 
-def mean_label(n: int) -> str:
-    return f"mean of {n} sets"
+def mean_label(n: int, weighted: bool = False) -> str:
+    return f"mean of {n} sets" + (", weighted by questions" if weighted else "")
+
+
+def set_sizes(df: pd.DataFrame) -> dict[str, int]:
+    """Questions scored per dataset, from the runs' metrics (`total`); a set without one is left out."""
+    if "metrics" not in df:
+        return {}
+    sizes = {}
+    for ds, m in zip(df["dataset"], df["metrics"]):
+        if isinstance(m, Mapping) and m.get("total"):
+            sizes.setdefault(ds, int(m["total"]))
+    return sizes
 
 
 def gain_summary(runs: Any, metric: str = "f1") -> pd.DataFrame:
@@ -80,10 +91,10 @@ def gain_summary(runs: Any, metric: str = "f1") -> pd.DataFrame:
     df = one_factor_runs(runs_frame(runs))
     if not len(df):
         return pd.DataFrame(columns=GAIN_COLUMNS)
-    rows = []
+    rows, sizes = [], set_sizes(df)
     for card in df["card"].drop_duplicates():
         d, b = per_seed(df, card, metric)
-        rows += _gain_rows(d, b, {"card": card})
+        rows += _gain_rows(d, b, {"card": card}, sizes)
     return pd.DataFrame(rows, columns=GAIN_COLUMNS)
 
 
@@ -91,14 +102,22 @@ GAIN_COLUMNS = ["card", "dataset", "seeds", "distilled", "distilled_sd", "base",
                 "gain", "gain_sd", "low", "high", "positive"]
 
 
-def _gain_rows(d: pd.DataFrame, b: pd.DataFrame, keys: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per dataset (and their mean): distilled and baseline over seeds, and the paired gain."""
+def _gain_rows(d: pd.DataFrame, b: pd.DataFrame, keys: Mapping[str, Any],
+               sizes: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+    """Per dataset (and their mean): distilled and baseline over seeds, and the paired gain. The mean
+    over sets weighs each set by its questions where every set's count is known (`sizes`), so a
+    150-question sample does not count as much as the 2,000-question headline."""
     if d.empty or b.empty:
         return []
     datasets = [c for c in d.columns if c in b.columns]
     columns = [(ds, d[ds], b[ds]) for ds in datasets]
     if len(datasets) > 1:
-        columns.append((mean_label(len(datasets)), d[datasets].mean(axis=1), b[datasets].mean(axis=1)))
+        w = pd.Series({ds: (sizes or {}).get(ds) for ds in datasets}, dtype=float)
+        if w.notna().all():
+            columns.append((mean_label(len(datasets), weighted=True), d[datasets] @ (w / w.sum()),
+                            b[datasets] @ (w / w.sum())))
+        else:
+            columns.append((mean_label(len(datasets)), d[datasets].mean(axis=1), b[datasets].mean(axis=1)))
     rows = []
     for ds, dv, bv in columns:
         paired = (dv - bv).dropna()
@@ -131,7 +150,7 @@ def paired_gain_summary(runs: Any, factor: str, metric: str = "f1") -> pd.DataFr
 
     for (card, value), g in df.groupby(["card", "value"], sort=False):
         rows += _gain_rows(pivot(g[g["arm"] == "distilled"]), pivot(g[g["arm"] == "baseline"]),
-                           {"card": card, "factor": factor, "value": value})
+                           {"card": card, "factor": factor, "value": value}, set_sizes(df))
     out = pd.DataFrame(rows, columns=cols)
     numeric = pd.to_numeric(out["value"], errors="coerce")
     if numeric.notna().all():
