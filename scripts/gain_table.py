@@ -47,7 +47,7 @@ def main(profile: str) -> int:
                      "order) with its 95% Student-t interval over seeds.\n\n" + report.to_markdown(shown))
     runs = pd.DataFrame(ablations.get("runs") or [])
     for ds in pipeline.headline_datasets(pipeline.load_profile(profile)):
-        evidence = report.evidence_markdown(runs, ds)
+        evidence = report.evidence_markdown(runs, ds, ablations.get("teacher_scores"))
         if evidence:
             text += (f"\n\nThe evidence per cell on {ds}, profile `{profile}` (recomputed from the per-question "
                      f"scores each run of outputs/{profile}/05_ablations.json committed): the paired gain with its "

@@ -100,8 +100,9 @@ def status(stage, plan, datasets) -> int:
     if len(todo):
         counts = todo.groupby(["factor", "value"], sort=False).size().reset_index(name="rows left")
         text += ["Rows left, by factor value:", "", report.to_markdown(counts), ""]
+    teachers = pipeline.teacher_scores(stage, score=False)  # the teachers' own scores, where recorded
     for ds in datasets:
-        evidence = report.evidence_markdown(runs, ds)
+        evidence = report.evidence_markdown(runs, ds, teachers)
         if evidence:
             text += [f"## {ds}", ""] + [line for part in evidence for line in (part, "")]
     out = stage.results / "grid_status.md"

@@ -32,6 +32,7 @@ def _fake_run(monkeypatch, tmp_path, module):
     monkeypatch.setattr(module.pipeline, "ablation_plan", lambda s: [dict(r) for r in plan])
     monkeypatch.setattr(module.pipeline, "card_config", lambda *a, **k: None)
     monkeypatch.setattr(module.pipeline, "config_dict", lambda cfg: {})
+    monkeypatch.setattr(module.pipeline, "teacher_scores", lambda *a, **k: [])
     monkeypatch.setattr(module.steps, "run_cell",
                         lambda stage, row, datasets, **kw: calls.append(kw.get("build", True)) or None)
     return calls

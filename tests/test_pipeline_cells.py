@@ -144,3 +144,26 @@ def test_every_committed_cell_holds_its_per_question_scores():
                for ds in qio.read_json(f)["identity"]["eval_data"]
                if not (f.parent / ds / QUESTION_SCORES).is_file()]
     assert committed and missing == []
+
+
+def test_the_teachers_of_the_teacher_factor_are_scored_once_on_the_headline_sets(grid, monkeypatch):
+    stage, datasets, calls, _ = grid
+    prof = stage.profile
+    ablation = dataclasses.replace(prof.ablation, teacher=["finetuned", "card-optimiser"], paired_cards=[CARD])
+    stage = dataclasses.replace(stage, profile=dataclasses.replace(prof, ablations=ablation))
+    scored = []
+
+    def fake_evaluate(stage, label, model, sets, *, out_dir=None, **kw):
+        scored.append((label, tuple(sets)))
+        summary = {"results": {ds: {"metrics": {"f1": 40.0 if "card" in label else 50.0}} for ds in sets}}
+        qio.write_json(out_dir / "metrics.json", summary)
+        return summary
+
+    assert cells.teacher_scores(stage, score=False) == []  # nothing recorded yet: nothing scored either
+    monkeypatch.setattr(cells, "evaluate_or_reuse", fake_evaluate)
+    got = cells.teacher_scores(stage)
+    assert scored == [("teacher-finetuned", tuple(datasets)), ("teacher-card-optimiser", tuple(datasets))]
+    assert {(r["teacher"], r["dataset"], r["f1"]) for r in got} == (
+        {("finetuned", ds, 50.0) for ds in datasets} | {("card-optimiser", ds, 40.0) for ds in datasets})
+    assert (cells.teacher_folder(stage, CARD, "card-optimiser") / cells.HEADLINE / "metrics.json").is_file()
+    assert cells.teacher_scores(stage, score=False) == got  # read back from the teachers' records

@@ -110,21 +110,41 @@ def test_the_teacher_effect_is_the_paired_difference_of_the_two_distilled_studen
     assert r["bootstrap low"] < r["difference"] < r["bootstrap high"] and r["seeds"] == 3
 
 
-def test_the_teacher_finding_names_the_hypothesis_the_numbers_support(tmp_path):
-    runs = _teacher_runs(tmp_path / "a", {"finetuned": 0.5, "card-optimiser": 8.0}, noise=0.01)
+@pytest.mark.parametrize("gains, entropy, said", [
+    ({"finetuned": 0.5, "card-optimiser": 8.0}, 3.0, "supports the soft-target hypothesis"),  # softer other wins
+    ({"finetuned": 8.0, "card-optimiser": 0.5}, 1.0, "supports the soft-target hypothesis"),  # softer own wins
+    ({"finetuned": 0.5, "card-optimiser": 8.0}, 1.0, "contradicts the soft-target hypothesis"),  # sharper other wins
+    ({"finetuned": 8.0, "card-optimiser": 0.5}, 3.0, "contradicts the soft-target hypothesis"),  # sharper own wins
+    ({"finetuned": 8.0, "card-optimiser": 0.5}, 2.05, "cannot tell them apart"),  # entropies within ENTROPY_TIE
+])
+def test_the_teacher_finding_names_the_hypothesis_the_numbers_support(tmp_path, gains, entropy, said):
+    runs = _teacher_runs(tmp_path, gains, noise=0.01, entropy=entropy)  # the own teacher's entropy: 2.0
     (line,) = report.teacher_finding(report.teacher_effect(runs, DS))
-    assert "supports the soft-target hypothesis" in line and "above zero" in line
-    sharper = _teacher_runs(tmp_path / "b", {"finetuned": 0.5, "card-optimiser": 8.0}, noise=0.01, entropy=1.0)
-    (line,) = report.teacher_finding(report.teacher_effect(sharper, DS))
-    assert "its targets are not softer" in line
-    reversed_ = _teacher_runs(tmp_path / "c", {"finetuned": 8.0, "card-optimiser": 0.5}, noise=0.01)
-    (line,) = report.teacher_finding(report.teacher_effect(reversed_, DS))
-    assert "below zero" in line
-    same = _teacher_runs(tmp_path / "d", {"finetuned": 2.0, "card-optimiser": 2.0}, noise=0.3)
-    (line,) = report.teacher_finding(report.teacher_effect(same, DS))
-    assert "not resolved apart" in line
-    text = " ".join(report.answer(report.evidence_table(same, DS), pd.DataFrame(), DS, report.teacher_effect(same, DS)))
+    assert said in line and "excludes zero" in line
+    winner = "the card-optimiser teacher" if gains["card-optimiser"] > gains["finetuned"] else "the profile's teacher"
+    assert f"{winner[0].upper()}{winner[1:]} gives the larger gain" in line
+
+
+def test_the_teacher_finding_says_which_teacher_is_stronger_on_the_set(tmp_path):
+    runs = _teacher_runs(tmp_path, {"finetuned": 8.0, "card-optimiser": 0.5}, noise=0.01)
+    teachers = [{"card": "c", "teacher": "finetuned", "dataset": DS, "f1": 51.07},
+                {"card": "c", "teacher": "card-optimiser", "dataset": DS, "f1": 44.5}]
+    (line,) = report.teacher_finding(report.teacher_effect(runs, DS, teachers=teachers))
+    assert "it is also the stronger teacher on this set (F1 51.1 against 44.5)" in line
+
+
+def test_an_unresolved_teacher_difference_supports_neither_and_the_teachers_scores_are_shown(tmp_path):
+    same = _teacher_runs(tmp_path, {"finetuned": 2.0, "card-optimiser": 2.0}, noise=0.3)
+    teachers = [{"card": "c", "teacher": "finetuned", "dataset": DS, "f1": 51.07},
+                {"card": "c", "teacher": "card-optimiser", "dataset": DS, "f1": 44.5}]
+    effect = report.teacher_effect(same, DS, teachers=teachers)
+    (line,) = report.teacher_finding(effect)
+    assert "not resolved apart" in line and "F1 51.1 on this set" in line and "F1 44.5 on this set" in line
+    assert report.teacher_effect_display(effect).iloc[0]["teacher F1 on this set, profile's / this"] == "51.1 / 44.5"
+    text = " ".join(report.answer(report.evidence_table(same, DS), pd.DataFrame(), DS, effect))
     assert "Teacher factor" in text
+    (bare,) = report.teacher_finding(report.teacher_effect(same, DS))  # teachers not scored: no such clause
+    assert "on this set" not in bare
 
 
 def test_the_evidence_markdown_holds_every_table(tmp_path):

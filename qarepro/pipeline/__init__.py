@@ -21,6 +21,7 @@ The names below are what notebooks, scripts and tests use as `pipeline.<name>`.
 """
 
 from .card_runs import add_card_runs, card_setting_rows, with_card_runs
+from .cells import teacher_scores
 from .commands import main
 from .layout import PipelineError, data_dir, models_dir, resolve_model, results_dir, short_path, target
 from .profile import (ABLATION_FACTORS, TINY_PREFIX, Ablations, CardPlan, Profile, Speed, TinyModel, eval_window,
@@ -40,7 +41,7 @@ from .steps import (BASELINE_SEED, ablation_plan, build_tiny_models, cache_table
 from .verify import verify
 
 __all__ = [
-    "add_card_runs", "card_setting_rows", "with_card_runs",
+    "add_card_runs", "card_setting_rows", "with_card_runs", "teacher_scores",
     "kernel_environment",
     "headline_datasets", "required_datasets", "profile_fingerprint", "check_one_profile", "stage_disagreements", "run_cell",
     "ABLATION_FACTORS", "BASELINE_SEED", "GRID_TABLES", "NO_DISTILLATION", "PER_CARD_STAGES", "PROFILE_ENV",

@@ -30,8 +30,9 @@ from .. import io as qio
 from .. import paths, provenance
 from ..models import model_fingerprint
 from .layout import PipelineError, resolve_model
-from .profile import PROFILE_TEACHER, eval_window
-from .runs import NO_DISTILLATION, card_config, config_dict, model_dir, run_identity, train_metrics, train_or_reuse
+from .profile import PROFILE_TEACHER, eval_window, headline_datasets
+from .runs import (NO_DISTILLATION, card_config, config_dict, evaluate_or_reuse, model_dir, run_identity, train_metrics,
+                   train_or_reuse)
 from .stage import Stage
 
 CELL_FILE = "cell.json"
@@ -182,6 +183,32 @@ def teacher_record(stage: Stage, card: str, variant: str, questions: int) -> dic
            "train_f1": summary["results"][train_key]["metrics"]["f1"], "train": train_metrics(model)}
     qio.write_json(folder / "teacher.json", paths.portable(rec))
     return rec
+
+
+HEADLINE = "headline"  # a teacher record's subfolder: the teacher scored on the headline sets
+
+
+def teacher_scores(stage: Stage, score: bool = True) -> list[dict[str, Any]]:
+    """Each teacher of the teacher factor on the headline sets, the same samples every cell is scored
+    on (how strong each teacher is where its students are measured): one record per card, teacher
+    and set. `score=False` reads only what is recorded (teachers/<card>-<teacher>/headline/)."""
+    prof = stage.profile
+    variants = [str(v) for v in (prof.ablation.teacher or [])]
+    sets = headline_datasets(prof)
+    out = []
+    for card in (prof.ablation.paired_cards or prof.ablation.cards or list(prof.plans)) if variants else []:
+        for variant in variants:
+            folder = teacher_folder(stage, card, variant) / HEADLINE
+            if score:
+                summary = evaluate_or_reuse(stage, f"teacher-{variant}", ensure_teacher(stage, card, variant), sets,
+                                            out_dir=folder)
+            elif (folder / "metrics.json").is_file():
+                summary = qio.read_json(folder / "metrics.json")
+            else:
+                continue
+            out += [{"card": card, "teacher": variant, "dataset": ds, "f1": summary["results"][ds]["metrics"]["f1"]}
+                    for ds in sets if ds in summary.get("results", {})]
+    return out
 
 
 def teacher_train_f1(stage: Stage, card: str, variant: str, questions: int | None) -> float:

@@ -163,10 +163,11 @@ def evaluate_or_reuse(stage: Stage, label: str, model: str, datasets: Sequence[s
     if reuse:
         if (out_dir / "metrics.json").is_file() and same(out_dir / "metrics.json"):
             return qio.read_json(out_dir / "metrics.json")
-        # the same model scored under another label: one teacher shared by two cards, or the
-        # no-distillation baseline, one run whose grid cell each card holds
+        # the same model scored under another label: one teacher shared by two cards (in 04 or in a
+        # teacher record), or the no-distillation baseline, one run whose grid cell each card holds
         scored = [*sorted((stage.results / "eval").glob("*/metrics.json")),
-                  *sorted((stage.results / "ablations").glob("*/*/metrics.json"))]
+                  *sorted((stage.results / "ablations").glob("*/*/metrics.json")),
+                  *sorted((stage.results / "teachers").glob("*/headline/metrics.json"))]
         for other in scored:
             if other.parent != out_dir and same(other):
                 tmp = out_dir.with_name(f".{out_dir.name}.copy")

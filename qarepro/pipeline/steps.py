@@ -551,7 +551,7 @@ def gather(stage: Stage) -> dict[str, Any]:
     ab = stage.previous("05_ablations")
     configs = {card: stage.previous("03_distill", card).get("config", {}) for card in stage.profile.cards}
     return {"evaluated": ev["models"], "ablation_runs": ab.get("runs", []), "configs": configs,
-            "speed": ev.get("speed", []), "gains": ab.get("gains", [])}
+            "speed": ev.get("speed", []), "gains": ab.get("gains", []), "teacher_scores": ab.get("teacher_scores", [])}
 
 
 def write_markdown(stage: Stage, table, counts: Mapping[str, int]) -> Path:

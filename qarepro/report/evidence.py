@@ -176,6 +176,9 @@ def teacher_effect_display(effect: pd.DataFrame) -> pd.DataFrame:
                                              zip(effect["entropy, own teacher"], effect["entropy, this teacher"])],
         "training-set F1, profile's / this": [f"{a:.1f} / {b:.1f}" for a, b in zip(
             effect["training-set F1, own teacher"], effect["training-set F1, this teacher"])],
+        "teacher F1 on this set, profile's / this": [
+            "–" if a is None or b is None or pd.isna(a) or pd.isna(b) else f"{a:.1f} / {b:.1f}"
+            for a, b in zip(effect["F1 on this set, own teacher"], effect["F1 on this set, this teacher"])],
     })
 
 
@@ -215,12 +218,21 @@ def answer(table: pd.DataFrame, trend: pd.DataFrame, dataset: str, effect: pd.Da
     return lines + teacher_finding(effect if effect is not None else pd.DataFrame())
 
 
-def teacher_effect(runs: Any, dataset: str, own: str = "finetuned") -> pd.DataFrame:
+def _teacher_f1(teachers: Any, card: str, teacher: str, dataset: str) -> float | None:
+    """A teacher's own F1 on `dataset` from `pipeline.teacher_scores` records (None when not scored)."""
+    for r in teachers or []:
+        if (r["card"], str(r["teacher"]), r["dataset"]) == (card, str(teacher), dataset):
+            return float(r["f1"])
+    return None
+
+
+def teacher_effect(runs: Any, dataset: str, own: str = "finetuned", teachers: Any = None) -> pd.DataFrame:
     """Per card, the teacher factor read as one paired difference: the gain with each other teacher
     minus the gain with the profile's own (`own`), over the seeds and questions both cells scored.
     The baseline is the same model in both cells, so the difference is per question the F1 of the
     student distilled from the other teacher minus that of the one distilled from the own teacher;
-    it has a seed t-interval and the same two-level bootstrap as a cell's gain."""
+    it has a seed t-interval and the same two-level bootstrap as a cell's gain. `teachers`: the
+    teachers' own scores (`pipeline.teacher_scores`), shown beside their students'."""
     cells = {k: c for k, c in cell_matrices(runs, dataset).items() if k[1] == "teacher"}
     rows = []
     for (card, _, value), other in cells.items():
@@ -243,40 +255,64 @@ def teacher_effect(runs: Any, dataset: str, own: str = "finetuned") -> pd.DataFr
                      "bootstrap low": boot.low, "bootstrap high": boot.high,
                      "entropy, own teacher": mine["teacher_entropy"], "entropy, this teacher": other["teacher_entropy"],
                      "training-set F1, own teacher": mine["teacher_train_f1"],
-                     "training-set F1, this teacher": other["teacher_train_f1"]})
+                     "training-set F1, this teacher": other["teacher_train_f1"],
+                     "F1 on this set, own teacher": _teacher_f1(teachers, card, own, dataset),
+                     "F1 on this set, this teacher": _teacher_f1(teachers, card, value, dataset)})
     return pd.DataFrame(rows)
 
 
+def _set_f1(value: Any) -> str:
+    return "" if value is None or pd.isna(value) else f", F1 {value:.1f} on this set"
+
+
+# Target entropies closer than this are read as equal: 2% of the 5.26 nats of a uniform distribution
+# over a 192-token window, below which the two teachers' soft targets hardly differ in softness.
+ENTROPY_TIE = 0.1
+
+
 def teacher_finding(effect: pd.DataFrame) -> list[str]:
-    """What the teacher factor says about why the gain fell: a weaker teacher whose softer targets
-    give a larger gain supports the soft-target hypothesis; no difference leaves undertraining (which
-    the student recipe addresses) as the explanation the teacher factor does not contradict."""
+    """What the teacher factor says about why the gain fell. The soft-target hypothesis says a
+    teacher with sharper targets (lower entropy at the temperature used) gives a smaller gain; the
+    other reading of the factor is teacher strength (the teachers' own F1 on the set). A resolved
+    difference of the two teachers' gains is read against both; an unresolved one says the teacher
+    does not explain the change, which leaves undertraining (what the student recipe changed)."""
     lines = []
     for _, r in effect.iterrows() if len(effect) else []:
         low, high = r["bootstrap low"], r["bootstrap high"]
-        softer = (r["entropy, this teacher"] or 0) > (r["entropy, own teacher"] or 0)
-        if low > 0 and softer:
-            verdict = ("supports the soft-target hypothesis: the teacher with softer targets gives the larger gain, "
-                       "and the interval of the difference lies above zero")
-        elif low > 0:
-            verdict = ("supports neither hypothesis as stated: this teacher gives the larger gain, but its targets "
-                       "are not softer")
-        elif high < 0:
-            verdict = ("supports neither hypothesis as stated: the profile's own teacher gives the larger gain, and "
-                       "the interval of the difference lies below zero")
+        if low > 0 or high < 0:
+            other_wins = low > 0
+            win, lose = ("this", "own") if other_wins else ("own", "this")
+            name = {"this": f"the {r['teacher']} teacher", "own": "the profile's teacher"}
+            e_win, e_lose = r[f"entropy, {win} teacher"] or 0, r[f"entropy, {lose} teacher"] or 0
+            if abs(e_win - e_lose) < ENTROPY_TIE:
+                soft = (f"the soft-target hypothesis cannot tell them apart (target entropies {e_win:.2f} and "
+                        f"{e_lose:.2f} nats, within {ENTROPY_TIE} of each other)")
+            elif e_win > e_lose:
+                soft = "this supports the soft-target hypothesis: the teacher with the softer targets gives the larger gain"
+            else:
+                soft = "this contradicts the soft-target hypothesis: the teacher with the sharper targets gives the larger gain"
+            f_win, f_lose = r.get(f"F1 on this set, {win} teacher"), r.get(f"F1 on this set, {lose} teacher")
+            strength = ("" if f_win is None or f_lose is None or pd.isna(f_win) or pd.isna(f_lose) else
+                        f"; it is also the {'stronger' if f_win > f_lose else 'weaker'} teacher on this set "
+                        f"(F1 {f_win:.1f} against {f_lose:.1f})")
+            verdict = (f"{name[win]} gives the larger gain (the interval of the difference excludes zero); "
+                       f"{soft}{strength}")
         else:
-            verdict = ("supports neither hypothesis on its own: the two teachers' gains are not resolved apart "
-                       "(the interval of the difference spans zero)")
+            verdict = ("the two teachers' gains are not resolved apart (the interval of the difference spans zero): "
+                       "the teacher does not explain the change, which supports neither hypothesis on its own")
         lines.append(f"Teacher factor, **{r['card']}** ({_seeds(r['seeds'])}): gain {r['gain, own teacher']:+.2f} with "
-                     f"the profile's teacher (training-set F1 {r['training-set F1, own teacher']:.1f}, target entropy "
+                     f"the profile's teacher (training-set F1 {r['training-set F1, own teacher']:.1f}"
+                     f"{_set_f1(r.get('F1 on this set, own teacher'))}, target entropy "
                      f"{r['entropy, own teacher']:.2f} nats) against {r['gain, this teacher']:+.2f} with the "
-                     f"{r['teacher']} teacher (training-set F1 {r['training-set F1, this teacher']:.1f}, entropy "
+                     f"{r['teacher']} teacher (training-set F1 {r['training-set F1, this teacher']:.1f}"
+                     f"{_set_f1(r.get('F1 on this set, this teacher'))}, entropy "
                      f"{r['entropy, this teacher']:.2f} nats): difference {r['difference']:+.2f} F1 (paired bootstrap "
-                     f"{interval(low, high)}, seed t {interval(r['seed t low'], r['seed t high'])}); this {verdict}.")
+                     f"{interval(low, high)}, seed t {interval(r['seed t low'], r['seed t high'])}). {verdict[0].upper()}"
+                     f"{verdict[1:]}.")
     return lines
 
 
-def show_evidence(runs: Any, datasets: list[str]) -> dict[str, pd.DataFrame]:
+def show_evidence(runs: Any, datasets: list[str], teachers: Any = None) -> dict[str, pd.DataFrame]:
     """The evidence section of 05 and 06: per headline dataset the answer, the per-cell table and
     the pooled trend. Returns the tables (for the stage JSON)."""
     from IPython.display import Markdown, display  # deferred: notebooks only
@@ -285,7 +321,8 @@ def show_evidence(runs: Any, datasets: list[str]) -> dict[str, pd.DataFrame]:
 
     out = {}
     for ds in datasets:
-        table, trend, effect = evidence_table(runs, ds), trend_table(runs, ds), teacher_effect(runs, ds)
+        table, trend = evidence_table(runs, ds), trend_table(runs, ds)
+        effect = teacher_effect(runs, ds, teachers=teachers)
         out[ds] = table
         if not len(table):
             display(Markdown(f"*{ds}*: no per-question records for this run's paired cells (the run predates them, "
@@ -300,20 +337,20 @@ def show_evidence(runs: Any, datasets: list[str]) -> dict[str, pd.DataFrame]:
     return out
 
 
-def evidence_markdown(runs: Any, dataset: str) -> list[str]:
+def evidence_markdown(runs: Any, dataset: str, teachers: Any = None) -> list[str]:
     """The evidence section as markdown paragraphs (scripts/gain_table.py, grid_cells.py --status):
     the answer, the per-cell table, the pooled trend and the teacher effect; [] without records."""
     table = evidence_table(runs, dataset) if len(runs) else pd.DataFrame()
     if not len(table):
         return []
-    trend, effect = trend_table(runs, dataset), teacher_effect(runs, dataset)
+    trend, effect = trend_table(runs, dataset), teacher_effect(runs, dataset, teachers=teachers)
     return [*answer(table, trend, dataset, effect), to_markdown(evidence_display(table)),
             *([to_markdown(trend_display(trend))] if len(trend) else []),
             *([to_markdown(teacher_effect_display(effect))] if len(effect) else [])]
 
 
-def evidence_record(tables: Mapping[str, pd.DataFrame], runs: Any) -> dict[str, Any]:
-    """The evidence tables and trends as plain data for a stage JSON."""
+def evidence_record(tables: Mapping[str, pd.DataFrame], runs: Any, teachers: Any = None) -> dict[str, Any]:
+    """The evidence tables, trends and teacher effects as plain data for a stage JSON."""
     return {ds: {"cells": t.to_dict(orient="records"), "trend": trend_table(runs, ds).to_dict(orient="records"),
-                 "teacher_effect": teacher_effect(runs, ds).to_dict(orient="records")}
+                 "teacher_effect": teacher_effect(runs, ds, teachers=teachers).to_dict(orient="records")}
             for ds, t in tables.items()}
