@@ -48,3 +48,24 @@ def test_plan_and_runs_are_summarised():
     s = report.plan_summary(plan)
     assert s.to_dict("records") == [{"card": "c", "factor": "temperature", "values": "1, 5", "seeds": "42", "rows": 2}]
     assert report.plan_table(plan)["overrides"].tolist() == ["temperature=1", "temperature=5"]
+
+
+def test_the_speed_table_reads_the_records_as_04_builds_them_through_a_data_frame():
+    """04 passes speed_table(...).to_dict(orient="records"): a missing `same_timing_as` is NaN there,
+    not None, and must not hide the timing (every cell read "–" and the figure was empty)."""
+    rows = [{"model": "teacher-a", "role": "teacher", "card": "a", "samples_per_s": 21.0, "latency_ms": 48.0,
+             "samples_per_s_runs": [21.0, 20.0, 22.0], "latency_ms_runs": [48.0, 47.0, 49.0],
+             "n_parameters": 100, "same_timing_as": None},
+            {"model": "teacher-b", "role": "teacher", "card": "b", "samples_per_s": 21.0, "latency_ms": 48.0,
+             "samples_per_s_runs": [21.0, 20.0, 22.0], "latency_ms_runs": [48.0, 47.0, 49.0],
+             "n_parameters": 100, "same_timing_as": "teacher-a"},
+            {"model": "distilled-a", "role": "distilled", "card": "a", "samples_per_s": 42.0, "latency_ms": None,
+             "samples_per_s_runs": [42.0, 41.0, 43.0], "latency_ms_runs": [], "n_parameters": 50,
+             "same_timing_as": None}]
+    speed = pd.DataFrame(rows).to_dict(orient="records")
+    evaluated = {"teacher-a": {"model": "t"}, "teacher-b": {"model": "t"}, "distilled-a": {"model": "s"}}
+    shown = report.speed_display(speed, evaluated).set_index("model")
+    rates = "questions/s, median (range, timings)"
+    assert list(shown[rates]) == ["21.00 (20.00–22.00, 3 timings)", "42.00 (41.00–43.00, 3 timings)"]
+    assert shown["latency (ms), median (range, timings)"].iloc[1] == report.NA  # no latency recorded: no NaN
+    assert "2.0x its teacher's questions/s" in report.speed_comparison(speed, evaluated)

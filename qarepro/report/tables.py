@@ -399,11 +399,19 @@ def timings(speed: Sequence[Mapping[str, Any]], evaluated: Mapping[str, Any]) ->
         e = out.setdefault(key, {"role": r.get("role"), "cards": [], "rates": [], "latencies": [],
                                  "n_parameters": r.get("n_parameters")})
         e["cards"].append(r.get("card"))
-        if r.get("same_timing_as"):  # the same timing listed under a second label
+        # the same timing listed under a second label; a record that went through a data frame
+        # holds NaN, not None, where there is no such label
+        if isinstance(r.get("same_timing_as"), str) and r["same_timing_as"]:
             continue
-        e["rates"] += list(r.get("samples_per_s_runs") or [r.get("samples_per_s")])
-        e["latencies"] += list(r.get("latency_ms_runs") or [r.get("latency_ms")])
+        e["rates"] += _present(r.get("samples_per_s_runs"), r.get("samples_per_s"))
+        e["latencies"] += _present(r.get("latency_ms_runs"), r.get("latency_ms"))
     return out
+
+
+def _present(runs: Any, single: Any) -> list[float]:
+    """The timings of a record: its repeats, else its one value; missing values (None, NaN) dropped."""
+    values = list(runs) if isinstance(runs, (list, tuple)) and len(runs) else [single]
+    return [float(v) for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
 
 
 def speed_display(speed: Sequence[Mapping[str, Any]], evaluated: Mapping[str, Any]) -> pd.DataFrame:
