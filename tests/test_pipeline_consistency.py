@@ -73,3 +73,17 @@ def test_every_stage_json_records_its_profile_fingerprint(tmp_path):
     rec = qio.read_json(pipeline.target(prof.name, "01_data_prep"))
     assert rec["profile_fingerprint"] == pipeline.profile.profile_fingerprint(prof)
     assert pipeline.profile.profile_fingerprint(rec["provenance"]["profile"]) == rec["profile_fingerprint"]
+
+
+def test_the_committed_pocket_cpu_run_ran_under_one_profile(monkeypatch):
+    """The shipped pocket-cpu run: every stage JSON records the fingerprint of the current profile."""
+    from qarepro import paths
+
+    monkeypatch.setenv(paths.OUTPUTS_ENV, str(paths.ROOT / "outputs"))
+    prof = pipeline.load_profile("pocket-cpu")
+    assert consistency.stage_disagreements(prof) == {}
+    for name in pipeline.STAGES:
+        cards = list(prof.plans) if name == "03_distill" else [None]
+        for card in cards:
+            record = qio.read_json(pipeline.target(prof.name, name, card))
+            assert record["profile_fingerprint"] == pipeline.profile_fingerprint(prof), (name, card)
