@@ -87,3 +87,9 @@ def test_pocket_comparison_marks_absolute_scores_not_comparable_and_judges_the_g
     assert counts[report.GAIN_SHOWN] == 1 and report.OUTSIDE not in counts
     text = report.headline("pocket", t, gains)
     assert "+5.00" in text and "not comparable" in text and "+3.2" in text
+
+
+def test_a_pocket_headline_leads_with_the_answer_from_the_per_question_evidence():
+    text = report.headline("pocket", answer=["**c** on d: +3.00 (bootstrap +1.00 to +5.00)."])
+    head, answer = text.index("Headline: the distillation gain"), text.index("**c** on d: +3.00")
+    assert head < answer < text.index("Per-seed summaries") and report.headline("pocket").count("Per-seed") == 0

@@ -95,3 +95,12 @@ def test_the_mean_over_sets_weighs_each_set_by_its_questions():
     assert math.isclose(g.loc[label, "gain"], expected)
     expected_base = (2000 * g.loc["d1", "base"] + 150 * g.loc["d2", "base"]) / 2150
     assert math.isclose(g.loc[label, "base"], expected_base)
+
+
+def test_the_paired_headline_names_each_values_seeds_when_they_differ():
+    runs = _paired_runs()
+    extra = [dict(r, seed=45) for r in runs if r["value"] == 4000]
+    lines = report.paired_headline(report.paired_gains(runs + extra), "d1")
+    assert lines and "seeds 42, 43)" in lines[0] and "seeds 42, 43, 45)" in lines[0] and not lines[0].split(":")[0].endswith(")")
+    same = report.paired_headline(report.paired_gains(runs), "d1")
+    assert "(seeds " in same[0].split(":")[0]

@@ -48,6 +48,11 @@ def test_plan_and_runs_are_summarised():
     s = report.plan_summary(plan)
     assert s.to_dict("records") == [{"card": "c", "factor": "temperature", "values": "1, 5", "seeds": "42", "rows": 2}]
     assert report.plan_table(plan)["overrides"].tolist() == ["temperature=1", "temperature=5"]
+    # two cards that plan the same rows share one line; a card with other rows keeps its own
+    both = plan + [{**r, "card": "d"} for r in plan] + [{"card": "d", "factor": "seed", "value": 42, "seed": 42}]
+    assert report.plan_summary(both).to_dict("records") == [
+        {"card": "c, d", "factor": "temperature", "values": "1, 5", "seeds": "42", "rows": 2},
+        {"card": "d", "factor": "seed (card setting)", "values": "42", "seeds": "42", "rows": 1}]
 
 
 def test_the_speed_table_reads_the_records_as_04_builds_them_through_a_data_frame():

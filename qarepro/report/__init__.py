@@ -40,8 +40,9 @@ from .pages import DETAIL_TAG, html_page, render_notebook
 from .sections import (
     PAIRED_TEXT, claims_markdown, paired_gains, show_ablations, show_claims, show_hasans_noans, show_metrics_detail,
     show_models, show_paired_gains, show_speed, show_threshold_curves, show_training)
-from .evidence import (answer, evidence_display, evidence_markdown, evidence_record, evidence_table, show_evidence, teacher_effect,
-                       teacher_effect_display, teacher_finding, trend_display, trend_table)
+from .evidence import (answer, evidence_answer, evidence_display, evidence_markdown, evidence_record, evidence_table,
+                       show_evidence, teacher_effect, teacher_effect_display, teacher_finding, trend_display,
+                       trend_table)
 
 __all__ = [
     "qclaims", "Claims", "load_all", "load_claims", "WITHIN", "OUTSIDE", "NOT_RUN", "NOT_COMPARABLE",
@@ -61,6 +62,7 @@ __all__ = [
     "metrics_detail", "models_table", "readable", "speed_comparison", "speed_display", "speed_frame", "teacher_rows",
     "timings", "training_table", "claims_markdown", "show_ablations", "show_claims", "show_hasans_noans",
     "show_metrics_detail", "show_models", "show_speed", "show_threshold_curves", "show_training",
-    "paired_headline", "show_paired_gains", "answer", "evidence_display", "evidence_markdown", "evidence_record", "evidence_table",
+    "paired_headline", "show_paired_gains", "answer", "evidence_answer", "evidence_display", "evidence_markdown",
+    "evidence_record", "evidence_table",
     "show_evidence", "teacher_effect", "teacher_effect_display", "teacher_finding", "trend_display", "trend_table",
 ]

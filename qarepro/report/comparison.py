@@ -155,7 +155,8 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def headline(purpose: str | None, table: pd.DataFrame | None = None, gains: pd.DataFrame | None = None,
-             paired: Mapping[str, pd.DataFrame] | None = None, dataset: str | None = None) -> str:
+             paired: Mapping[str, pd.DataFrame] | None = None, dataset: str | None = None,
+             answer: Sequence[str] | None = None) -> str:
     """Markdown: the run's headline result in a few sentences (claimed vs reproduced with verdicts
     for a reproduction; the measured gain against the cards' claimed gains for a pocket run, and
     the gain at each value of a paired factor, e.g. training-set size, on `dataset`)."""
@@ -177,6 +178,8 @@ def headline(purpose: str | None, table: pd.DataFrame | None = None, gains: pd.D
                 + (f"The card claims {c['value']:+.1f} F1 ({c['dataset']}, {c['source']})." if c else ""))
     if purpose == "pocket":
         head = "**Headline: the distillation gain** (the claim this run can test)."
+        if answer:  # the answer from the per-question evidence first, then the per-seed summaries
+            head += "\n\n" + "\n\n".join(answer) + "\n\nPer-seed summaries (95% t-intervals over seeds):"
         tail = ("The cards' absolute scores are not comparable with these models: 06 lists them once, as "
                 "context, not as failures.")
         return "\n".join([head, "", *lines, "", tail])

@@ -337,6 +337,14 @@ def show_evidence(runs: Any, datasets: list[str], teachers: Any = None) -> dict[
     return out
 
 
+def evidence_answer(runs: Any, dataset: str, teachers: Any = None) -> list[str]:
+    """`answer` computed from a run's records: what the headline of 05 and 06 leads with."""
+    table = evidence_table(runs, dataset) if len(runs_frame(runs)) else pd.DataFrame()
+    if not len(table):
+        return []
+    return answer(table, trend_table(runs, dataset), dataset, teacher_effect(runs, dataset, teachers=teachers))
+
+
 def evidence_markdown(runs: Any, dataset: str, teachers: Any = None) -> list[str]:
     """The evidence section as markdown paragraphs (scripts/gain_table.py, grid_cells.py --status):
     the answer, the per-cell table, the pooled trend and the teacher effect; [] without records."""

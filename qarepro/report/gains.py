@@ -358,8 +358,9 @@ def paired_headline(paired: Mapping[str, pd.DataFrame], dataset: str) -> list[st
         for card, g in rows.groupby("card", sort=False):
             shown = paired_gain_display(g)
             name = FACTOR_NAMES.get(factor, factor)
-            cells = "; ".join(f"{r[name]}: **{r['gain (F1 points)']}** ({r[INTERVAL_NAME]})"
-                              for r in shown.to_dict("records"))
-            seeds = shown["seeds"].iloc[0] if len(shown) else ""
-            lines.append(f"- **{card}** setting, gain in F1 by {name} on {dataset} (seeds {seeds}): {cells}.")
+            one_set = shown["seeds"].nunique() == 1  # else each value says its own seeds
+            cells = "; ".join(f"{r[name]}: **{r['gain (F1 points)']}** ({r[INTERVAL_NAME]}"
+                              + ("" if one_set else f"; seeds {r['seeds']}") + ")" for r in shown.to_dict("records"))
+            seeds = f" (seeds {shown['seeds'].iloc[0]})" if one_set and len(shown) else ""
+            lines.append(f"- **{card}** setting, gain in F1 by {name} on {dataset}{seeds}: {cells}.")
     return lines

@@ -162,13 +162,15 @@ def plan_summary(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     names = {"seed": "seed (card setting)", "baseline_seed": "seed (no distillation)"}
     if "arm" not in df:
         df["arm"] = None
-    rows = []
+    rows: dict[tuple, dict[str, Any]] = {}
     for (card, factor, arm), g in df.groupby(["card", "factor", "arm"], sort=False, dropna=False):
         name = names.get(factor, factor) if arm is None or pd.isna(arm) else f"{factor} ({arm})"
-        rows.append({"card": card, "factor": name,
-                     "values": ", ".join(str(cell_text(v)) for v in dict.fromkeys(g["value"])),
-                     "seeds": ", ".join(str(s) for s in dict.fromkeys(g["seed"])), "rows": len(g)})
-    return pd.DataFrame(rows)
+        row = {"factor": name, "values": ", ".join(str(cell_text(v)) for v in dict.fromkeys(g["value"])),
+               "seeds": ", ".join(str(s) for s in dict.fromkeys(g["seed"])), "rows": len(g)}
+        # cards that plan the same rows of a factor share one line (their card names joined)
+        rows.setdefault(tuple(row.values()), {"card": [], **row})["card"].append(card)
+    return pd.DataFrame([{**r, "card": ", ".join(r["card"])} for r in rows.values()],
+                        columns=["card", "factor", "values", "seeds", "rows"])
 
 
 def plan_table(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
