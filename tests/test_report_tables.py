@@ -74,3 +74,13 @@ def test_the_speed_table_reads_the_records_as_04_builds_them_through_a_data_fram
     assert list(shown[rates]) == ["21.00 (20.00–22.00, 3 timings)", "42.00 (41.00–43.00, 3 timings)"]
     assert shown["latency (ms), median (range, timings)"].iloc[1] == report.NA  # no latency recorded: no NaN
     assert "2.0x its teacher's questions/s" in report.speed_comparison(speed, evaluated)
+
+
+def test_the_runs_summary_gives_cards_with_the_same_counts_one_line():
+    runs = [{"card": c, "factor": "train_size", "value": 500, "seed": s, "decoder": "hf", "arm": "distilled",
+             "run": f"{c}-{s}", "dataset": "d"} for c in ("a", "b") for s in (42, 43)]
+    s = report.runs_summary(runs)
+    assert list(s["card"]) == ["each of a, b", "both (shared runs counted once)"]
+    assert s.iloc[0]["grid rows"] == 2 and s.iloc[1]["trained configurations"] == 4
+    one_more = runs + [dict(runs[0], seed=44, run="a-44")]
+    assert list(report.runs_summary(one_more)["card"]) == ["a", "b", "both (shared runs counted once)"]

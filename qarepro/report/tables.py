@@ -197,6 +197,11 @@ def runs_summary(runs: Any) -> pd.DataFrame:
                      "datasets": g["dataset"].nunique() if "dataset" in g else ""})
     if len(rows) == 1:
         return pd.DataFrame(rows)  # one card: a total row would repeat it
+    merged: dict[tuple, dict[str, Any]] = {}
+    for r in rows:  # cards with the same counts share one line ("each of ...")
+        merged.setdefault(tuple(v for k, v in r.items() if k != "card"), {**r, "card": []})["card"].append(r["card"])
+    rows = [{**r, "card": r["card"][0] if len(r["card"]) == 1 else "each of " + ", ".join(r["card"])}
+            for r in merged.values()]
     rows.append({"card": "both (shared runs counted once)",
                  "grid rows": len(df.drop_duplicates(["card", "factor", "value", "seed", "decoder", "arm"])),
                  "trained configurations": df["run"].nunique() if "run" in df else "",
