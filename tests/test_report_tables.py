@@ -53,6 +53,8 @@ def test_plan_and_runs_are_summarised():
     assert report.plan_summary(both).to_dict("records") == [
         {"card": "c, d", "factor": "temperature", "values": "1, 5", "seeds": "42", "rows": 2},
         {"card": "d", "factor": "seed (card setting)", "values": "42", "seeds": "42", "rows": 1}]
+    table = report.plan_table(both)
+    assert list(table["card"]) == ["c, d", "c, d", "d"] and list(table["value"]) == [1, 5, 42]
 
 
 def test_the_speed_table_reads_the_records_as_04_builds_them_through_a_data_frame():

@@ -174,11 +174,17 @@ def plan_summary(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def plan_table(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Every row of the plan, the overrides written as key=value."""
+    """Every row of the plan, the overrides written as key=value; rows two cards plan alike share one
+    line, their card names joined (each card trains it with its own T and w)."""
     df = pd.DataFrame(list(plan))
     if "overrides" in df:
         df["overrides"] = df["overrides"].map(lambda o: cell_text(o))
-    return df
+    if "card" not in df or not len(df):
+        return df
+    rest = [c for c in df.columns if c != "card"]
+    key = df[rest].astype(str).agg("|".join, axis=1)
+    cards = df.groupby(key, sort=False)["card"].agg(lambda c: ", ".join(dict.fromkeys(c)))
+    return df.assign(card=key.map(cards)).drop_duplicates(subset=["card", *rest]).reset_index(drop=True)
 
 
 RUN_COLUMNS = ["card", "factor", "value", "arm", "seed", "decoder", "run", "dataset", "exact", "f1", "HasAns_f1"]
