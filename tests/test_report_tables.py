@@ -49,11 +49,12 @@ def test_plan_and_runs_are_summarised():
     assert s.to_dict("records") == [{"card": "c", "factor": "temperature", "values": "1, 5", "seeds": "42", "rows": 2}]
     assert report.plan_table(plan)["overrides"].tolist() == ["temperature=1", "temperature=5"]
     # two cards that plan the same rows share one line; a card with other rows keeps its own
-    both = plan + [{**r, "card": "d"} for r in plan] + [{"card": "d", "factor": "seed", "value": 42, "seed": 42}]
+    both = plan + [{**r, "card": "d"} for r in plan] + [{"card": "d", "factor": "seed", "value": 42, "seed": 42,
+                                                         "arm": "distilled"}]  # the others: no arm (NaN)
     assert report.plan_summary(both).to_dict("records") == [
         {"card": "c, d", "factor": "temperature", "values": "1, 5", "seeds": "42", "rows": 2},
-        {"card": "d", "factor": "seed (card setting)", "values": "42", "seeds": "42", "rows": 1}]
-    table = report.plan_table(both)
+        {"card": "d", "factor": "seed (distilled)", "values": "42", "seeds": "42", "rows": 1}]
+    table = report.plan_table(both)  # the seed row has no overrides: a missing value in the table
     assert list(table["card"]) == ["c, d", "c, d", "d"] and list(table["value"]) == [1, 5, 42]
 
 

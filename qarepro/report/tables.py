@@ -182,7 +182,7 @@ def plan_table(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     if "card" not in df or not len(df):
         return df
     rest = [c for c in df.columns if c != "card"]
-    key = df[rest].astype(str).agg("|".join, axis=1)
+    key = df[rest].apply(lambda col: col.map(repr)).agg("|".join, axis=1)  # repr: missing values too
     cards = df.groupby(key, sort=False)["card"].agg(lambda c: ", ".join(dict.fromkeys(c)))
     return df.assign(card=key.map(cards)).drop_duplicates(subset=["card", *rest]).reset_index(drop=True)
 
