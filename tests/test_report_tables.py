@@ -87,3 +87,10 @@ def test_the_runs_summary_gives_cards_with_the_same_counts_one_line():
     assert s.iloc[0]["grid rows"] == 2 and s.iloc[1]["trained configurations"] == 4
     one_more = runs + [dict(runs[0], seed=44, run="a-44")]
     assert list(report.runs_summary(one_more)["card"]) == ["a", "b", "both (shared runs counted once)"]
+
+
+def test_the_runs_table_lists_a_run_two_cards_share_once():
+    base = {"factor": "baseline_seed", "value": 42, "seed": 42, "decoder": "hf", "run": "r0", "dataset": "d", "f1": 7.0}
+    runs = [{"card": "a", **base}, {"card": "b", **base}, {"card": "a", **base, "factor": "seed", "run": "r1", "f1": 9.0}]
+    table = report.runs_table(runs)
+    assert list(table["card"]) == ["a, b", "a"] and list(table["f1"]) == [7.0, 9.0]

@@ -179,6 +179,12 @@ def plan_table(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(list(plan))
     if "overrides" in df:
         df["overrides"] = df["overrides"].map(lambda o: cell_text(o))
+    return join_cards(df)
+
+
+def join_cards(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows equal in every column but `card` as one row, the card names joined (a plan row or a run
+    two cards share, e.g. the no-distillation baseline)."""
     if "card" not in df or not len(df):
         return df
     rest = [c for c in df.columns if c != "card"]
@@ -217,9 +223,10 @@ def runs_summary(runs: Any) -> pd.DataFrame:
 
 
 def runs_table(runs: Any) -> pd.DataFrame:
-    """Every run and dataset (for the full notebook): the columns a reader needs, no dicts."""
+    """Every run and dataset (for the full notebook): the columns a reader needs, no dicts; a run two
+    cards share (the baseline) once, with both card names."""
     df = runs_frame(runs)
-    return df[[c for c in RUN_COLUMNS if c in df]]
+    return join_cards(df[[c for c in RUN_COLUMNS if c in df]])
 
 
 def facts_display(facts: pd.DataFrame) -> pd.DataFrame:
