@@ -30,7 +30,7 @@ from .. import models as qmodels
 from ..distill_config import load_distill_config
 from ..report import render_notebook
 from .layout import PipelineError, data_dir, resolve_model, results_dir, short_path, target
-from .profile import TINY_PREFIX, CardPlan, Profile, required_datasets
+from .profile import TINY_PREFIX, CardPlan, Profile, profile_fingerprint, required_datasets
 from .stage import PER_CARD_STAGES, QUIET_ENV, STAGE_OUTPUT_ENV
 
 # --------------------------------------------------------------------------------------------
@@ -243,7 +243,8 @@ def run_stage(stage: str, profile: Profile, card: str | None = None, *, force: b
     if card is not None and stage not in PER_CARD_STAGES:
         raise PipelineError(f"{stage} runs once for all cards; --card is only for {', '.join(PER_CARD_STAGES)}")
     if stage in PER_CARD_STAGES and card is None:
-        index: dict[str, Any] = {"stage": stage, "profile": profile.name, "cards": {}}
+        index: dict[str, Any] = {"stage": stage, "profile": profile.name,
+                                 "profile_fingerprint": profile_fingerprint(profile), "cards": {}}
         for c in profile.cards:
             t = target(profile.name, stage, c)
             if force or not t.is_file():
