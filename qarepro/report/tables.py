@@ -162,15 +162,13 @@ def plan_summary(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     names = {"seed": "seed (card setting)", "baseline_seed": "seed (no distillation)"}
     if "arm" not in df:
         df["arm"] = None
-    rows: dict[tuple, dict[str, Any]] = {}
+    rows = []
     for (card, factor, arm), g in df.groupby(["card", "factor", "arm"], sort=False, dropna=False):
         name = names.get(factor, factor) if arm is None or pd.isna(arm) else f"{factor} ({arm})"
-        row = {"factor": name, "values": ", ".join(str(cell_text(v)) for v in dict.fromkeys(g["value"])),
-               "seeds": ", ".join(str(s) for s in dict.fromkeys(g["seed"])), "rows": len(g)}
-        # cards that plan the same rows of a factor share one line (their card names joined)
-        rows.setdefault(tuple(row.values()), {"card": [], **row})["card"].append(card)
-    return pd.DataFrame([{**r, "card": ", ".join(r["card"])} for r in rows.values()],
-                        columns=["card", "factor", "values", "seeds", "rows"])
+        rows.append({"card": card, "factor": name,
+                     "values": ", ".join(str(cell_text(v)) for v in dict.fromkeys(g["value"])),
+                     "seeds": ", ".join(str(s) for s in dict.fromkeys(g["seed"])), "rows": len(g)})
+    return join_cards(pd.DataFrame(rows))  # cards that plan the same rows of a factor share one line
 
 
 def plan_table(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -182,14 +180,19 @@ def plan_table(plan: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return join_cards(df)
 
 
-def join_cards(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows equal in every column but `card` as one row, the card names joined (a plan row or a run
-    two cards share, e.g. the no-distillation baseline)."""
+def join_cards(df: pd.DataFrame, prefix: str = "") -> pd.DataFrame:
+    """Rows equal in every column but `card` as one row, the card names joined after `prefix` (a plan
+    row or a run two cards share, e.g. the no-distillation baseline; cards with the same counts)."""
     if "card" not in df or not len(df):
         return df
     rest = [c for c in df.columns if c != "card"]
     key = df[rest].apply(lambda col: col.map(repr)).agg("|".join, axis=1)  # repr: missing values too
-    cards = df.groupby(key, sort=False)["card"].agg(lambda c: ", ".join(dict.fromkeys(c)))
+
+    def names(cards: pd.Series) -> str:
+        unique = list(dict.fromkeys(cards))
+        return unique[0] if len(unique) == 1 else prefix + ", ".join(unique)
+
+    cards = df.groupby(key, sort=False)["card"].agg(names)
     return df.assign(card=key.map(cards)).drop_duplicates(subset=["card", *rest]).reset_index(drop=True)
 
 
@@ -209,11 +212,7 @@ def runs_summary(runs: Any) -> pd.DataFrame:
                      "datasets": g["dataset"].nunique() if "dataset" in g else ""})
     if len(rows) == 1:
         return pd.DataFrame(rows)  # one card: a total row would repeat it
-    merged: dict[tuple, dict[str, Any]] = {}
-    for r in rows:  # cards with the same counts share one line ("each of ...")
-        merged.setdefault(tuple(v for k, v in r.items() if k != "card"), {**r, "card": []})["card"].append(r["card"])
-    rows = [{**r, "card": r["card"][0] if len(r["card"]) == 1 else "each of " + ", ".join(r["card"])}
-            for r in merged.values()]
+    rows = join_cards(pd.DataFrame(rows), prefix="each of ").to_dict("records")  # cards with the same counts
     rows.append({"card": "both (shared runs counted once)",
                  "grid rows": len(df.drop_duplicates(["card", "factor", "value", "seed", "decoder", "arm"])),
                  "trained configurations": df["run"].nunique() if "run" in df else "",
